@@ -24,5 +24,21 @@ fmt:
 test: lint
 	$(CARGO) test --workspace
 
+## demo: a 3-step TaskRun-shaped pod run locally in a temporary /tekton tree
+demo: build
+	./scripts/demo.sh $(RELEASE)
+
+## images: OCI archives under target/images (buildah, no daemon, no registry)
+images: build
+	./scripts/images.sh $(RELEASE)
+
+## e2e: Tekton-shaped pods under podman (installs and configures podman itself)
+e2e: images
+	./scripts/e2e.sh
+
+## bench: stepkit side by side with upstream Tekton (BENCH_ARGS=--quick for a short run)
+bench: build
+	./scripts/bench.sh $(RELEASE) $(BENCH_ARGS)
+
 clean:
 	$(CARGO) clean
