@@ -1,0 +1,211 @@
+//! Go `encoding/json` compatibility for `[]RunResult`: a byte-exact encoder (the 4096-byte
+//! limit is measured on these bytes) and a decoder with Go's leniencies (case-insensitive keys,
+//! `null` fields, invalid UTF-8 replaced per byte, legacy string types).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+
+use crate::RunResult;
+
+/// `json.Marshal([]RunResult)`; an empty slice is `[]`.
+pub(crate) fn encode(entries: &[RunResult]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        2 + entries
+            .iter()
+            .map(|e| e.key.len() + e.value.len() + e.resource_name.len() + 40)
+            .sum::<usize>(),
+    );
+    out.push(b'[');
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"key\":");
+        encode_string(&mut out, entry.key.as_bytes());
+        out.extend_from_slice(b",\"value\":");
+        encode_string(&mut out, &entry.value);
+        if !entry.resource_name.is_empty() {
+            out.extend_from_slice(b",\"resourceName\":");
+            encode_string(&mut out, entry.resource_name.as_bytes());
+        }
+        if entry.result_type != 0 {
+            out.extend_from_slice(b",\"type\":");
+            out.extend_from_slice(entry.result_type.to_string().as_bytes());
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Go's string encoder with HTML escaping on (the `json.Marshal` default).
+pub(crate) fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\u{8}' => out.extend_from_slice(b"\\b"),
+                '\u{c}' => out.extend_from_slice(b"\\f"),
+                '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+                    let b = c as u8;
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 0xf)]);
+                }
+                '\u{2028}' => out.extend_from_slice(b"\\u2028"),
+                '\u{2029}' => out.extend_from_slice(b"\\u2029"),
+                c => {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        // Go decodes invalid UTF-8 one byte at a time: one replacement per byte.
+        for _ in chunk.invalid() {
+            out.extend_from_slice(b"\\ufffd");
+        }
+    }
+    out.push(b'"');
+}
+
+/// Bytes as Go's JSON decoder sees them: each invalid UTF-8 byte becomes U+FFFD.
+pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{fffd}');
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `json.Unmarshal(data, &[]RunResult)`, without any filtering.
+pub(crate) fn decode(data: &[u8]) -> Result<Vec<RunResult>, String> {
+    let text = go_lossy_utf8(data);
+    let parsed: Option<Vec<Option<Entry>>> =
+        serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(parsed
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.map(|e| e.0).unwrap_or_default())
+        .collect())
+}
+
+/// Which struct field a JSON object key selects under Go's case-insensitive matching.
+#[derive(PartialEq, Eq)]
+enum Field {
+    Key,
+    Value,
+    ResourceName,
+    Type,
+    Other,
+}
+
+fn field_of(name: &str) -> Field {
+    // Go folds ASCII letters, plus the two non-ASCII runes whose fold class contains
+    // an ASCII letter: KELVIN SIGN (k) and LATIN SMALL LETTER LONG S (s).
+    let folded: String = name
+        .chars()
+        .map(|c| match c {
+            '\u{212a}' => 'K',
+            '\u{17f}' => 'S',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    match folded.as_str() {
+        "KEY" => Field::Key,
+        "VALUE" => Field::Value,
+        "RESOURCENAME" => Field::ResourceName,
+        "TYPE" => Field::Type,
+        _ => Field::Other,
+    }
+}
+
+struct Entry(RunResult);
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a RunResult object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let mut entry = RunResult::default();
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            match field_of(&name) {
+                // A JSON null leaves a Go string field unchanged.
+                Field::Key => {
+                    if let Some(s) = map.next_value::<Option<String>>()? {
+                        entry.key = s;
+                    }
+                }
+                Field::Value => {
+                    if let Some(s) = map.next_value::<Option<String>>()? {
+                        entry.value = s.into_bytes();
+                    }
+                }
+                Field::ResourceName => {
+                    if let Some(s) = map.next_value::<Option<String>>()? {
+                        entry.resource_name = s;
+                    }
+                }
+                Field::Type => {
+                    let raw: serde_json::Value = map.next_value()?;
+                    entry.result_type = result_type_of(&raw).map_err(de::Error::custom)?;
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Entry(entry))
+    }
+}
+
+/// `ResultType.UnmarshalJSON`: an integer, `null` (0) or a legacy name (unknown names are 10).
+fn result_type_of(raw: &serde_json::Value) -> Result<u8, String> {
+    match raw {
+        serde_json::Value::Null => Ok(0),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            // Go stores any int; types outside 0..=255 do not exist, so they read as unknown.
+            Some(v) => Ok(u8::try_from(v).unwrap_or(crate::UNKNOWN_RESULT)),
+            None => Err(format!(
+                "unsupported value type, neither int nor string: {n}"
+            )),
+        },
+        serde_json::Value::String(s) => Ok(match s.as_str() {
+            "TaskRunResult" => crate::TASK_RUN_RESULT,
+            "InternalTektonResult" => crate::INTERNAL_RESULT,
+            "StepResult" => crate::STEP_RESULT,
+            "StepArtifactsResult" => crate::STEP_ARTIFACTS_RESULT,
+            "TaskRunArtifactsResult" => crate::TASK_RUN_ARTIFACTS_RESULT,
+            _ => crate::UNKNOWN_RESULT,
+        }),
+        other => Err(format!(
+            "unsupported value type, neither int nor string: {other}"
+        )),
+    }
+}

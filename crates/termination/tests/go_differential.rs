@@ -1,0 +1,243 @@
+//! Differential tests against Go's standard library (`tests/gocompat/main.go`): JSON string
+//! escaping, base64 decoding with error offsets, tknz compression both ways, and message
+//! parsing. Skipped (with a printed reason) when no `go` toolchain is installed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use termination::{RunResult, compress, decompress, encode_json, gobase64, parse_message};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The compiled oracle, or `None` when Go is unavailable.
+fn oracle() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if Command::new("go").arg("version").output().is_err() {
+            eprintln!("SKIP: `go` not found in PATH; Go differential tests not run");
+            return None;
+        }
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocompat");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("gocompat");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gocompat/main.go");
+        let out = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .env("GOTOOLCHAIN", "local")
+            .env("GO111MODULE", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(bin)
+    })
+    .as_deref()
+}
+
+/// Runs the oracle in `mode` over hex-encoded `inputs`, one output line per input.
+fn run(mode: &str, inputs: &[Vec<u8>]) -> Option<Vec<String>> {
+    let bin = oracle()?;
+    let mut child = Command::new(bin)
+        .arg(mode)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let body: String = inputs.iter().map(|i| hex(i) + "\n").collect();
+    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), inputs.len());
+    Some(lines)
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick(&mut self, from: &[u8]) -> u8 {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn json_escaping_matches_go() {
+    let mut inputs: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    for a in [0x00u8, 0x41, 0x7f, 0xc2, 0xe2, 0xed, 0xf0, 0xf4, 0xff] {
+        for b in 0..=255u8 {
+            inputs.push(vec![a, b]);
+            inputs.push(vec![a, b, 0x80, 0x80]);
+        }
+    }
+    let interesting: Vec<u8> = [
+        b"\x00\x08\x0c\n\r\t\"\\<>&a\x7f\x80\xbf\xc0\xc1\xc2\xdf\xe0\xe2\x80\xa8\xa9\xed\xa0\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\x90\xf5\xff"
+            .as_slice(),
+    ]
+    .concat();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..3000 {
+        let len = (rng.next() % 12) as usize;
+        inputs.push((0..len).map(|_| rng.pick(&interesting)).collect());
+    }
+    let Some(go) = run("json", &inputs) else {
+        return;
+    };
+    for (input, want) in inputs.iter().zip(go) {
+        let ours = encode_json(&[RunResult::new("k", input.clone(), 1)]);
+        assert_eq!(hex(&ours), want, "value bytes {input:02x?}");
+    }
+}
+
+#[test]
+fn base64_decoding_matches_go() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let alphabet = b"QUJD+/aGk=\n\r!-_ 0";
+    let mut inputs = vec![b"IyEvdXNyL2Jpbi9lbnYgc2gKZWNobyAiSGVsbG8gV29ybGQhIgo=\n".to_vec()];
+    for _ in 0..6000 {
+        let len = (rng.next() % 14) as usize;
+        inputs.push((0..len).map(|_| rng.pick(alphabet)).collect());
+    }
+    type Decoder = fn(&[u8]) -> Result<Vec<u8>, gobase64::CorruptInputError>;
+    let decoders: [(&str, Decoder); 2] = [
+        ("b64std", gobase64::decode_std),
+        ("b64raw", gobase64::decode_raw_std),
+    ];
+    for (mode, decode) in decoders {
+        let Some(go) = run(mode, &inputs) else { return };
+        for (input, want) in inputs.iter().zip(go) {
+            let ours = match decode(input) {
+                Ok(bytes) => hex(&bytes),
+                Err(err) => format!("ERR {err}"),
+            };
+            assert_eq!(ours, want, "{mode} of {:?}", String::from_utf8_lossy(input));
+        }
+    }
+}
+
+fn sample_messages() -> Vec<Vec<u8>> {
+    let mut rng = Rng(42);
+    let mut out = vec![Vec::new(), b"[]".to_vec()];
+    for n in 0..60 {
+        let results: Vec<RunResult> = (0..n)
+            .map(|i| {
+                let len = (rng.next() % 200) as usize;
+                let value: Vec<u8> = (0..len)
+                    .map(|_| rng.pick(b"abc<>&\"\\\n\x01\xe2\x82\xac"))
+                    .collect();
+                RunResult::new(format!("r{}", rng.next() % 30), value, (i % 7) as u8)
+            })
+            .collect();
+        out.push(encode_json(&results));
+    }
+    out
+}
+
+#[test]
+fn our_compression_decodes_in_go() {
+    let messages = sample_messages();
+    let packed: Vec<Vec<u8>> = messages.iter().map(|m| compress(m)).collect();
+    let Some(go) = run("inflate", &packed) else {
+        return;
+    };
+    for (message, want) in messages.iter().zip(go) {
+        assert_eq!(hex(message), want);
+    }
+}
+
+#[test]
+fn go_compression_decodes_here() {
+    let messages = sample_messages();
+    let Some(go) = run("deflate", &messages) else {
+        return;
+    };
+    for (message, packed) in messages.iter().zip(go) {
+        assert_eq!(&decompress(packed.as_bytes()).unwrap(), message);
+    }
+}
+
+#[test]
+fn parsing_matches_go() {
+    let mut inputs: Vec<Vec<u8>> = sample_messages();
+    for text in [
+        r#"[{"key":"a","value":"1"},{"key":"a","value":"2"},{},null]"#,
+        r#"[{"KEY":"a","VaLuE":"1","Type":"StepResult","resourcename":"r"}]"#,
+        r#"[{"key":"a","value":"1","key":"b"}]"#,
+        r#"[{"key":null,"value":"v","type":null}]"#,
+        r#"[{"key":"a","value":"v","type":"Nope"}]"#,
+        r#"[{"key":"a","value":"v","type":1.0}]"#,
+        r#"[{"key":"a","value":"v","type":[1]}]"#,
+        r#"[{"key":"a","value":"v","extra":{"x":[1,2,{}]}}]"#,
+        r#"[{"key":"a","value":1}]"#,
+        r#"[{"key":"a","value":"\u00e9\u003c\ud83d\ude00"}]"#,
+        r#"{"key":"a"}"#,
+        "null",
+        " [ ] ",
+        "[] x",
+        "[1]",
+        "tknz:",
+        "tknz:aGVsbG8gd29ybGQ",
+        "tknz:!!",
+    ] {
+        inputs.push(text.as_bytes().to_vec());
+    }
+    inputs.push(b"[{\"key\":\"\xff\",\"value\":\"\xe2\x82\"}]".to_vec());
+    inputs.push(b"[{\"\xe2\x84\xaaey\":\"kelvin\",\"value\":\"v\"}]".to_vec());
+    let compressed: Vec<Vec<u8>> = sample_messages().iter().map(|m| compress(m)).collect();
+    inputs.extend(compressed);
+    let Some(go) = run("parse", &inputs) else {
+        return;
+    };
+    for (input, want) in inputs.iter().zip(go) {
+        let ours = match parse_message(input) {
+            Ok(entries) if entries.is_empty() && want == hex(b"null") => hex(b"null"),
+            Ok(entries) => hex(&encode_json(&entries)),
+            Err(_) => "ERR".to_string(),
+        };
+        assert_eq!(
+            ours,
+            want,
+            "parse of {:?}: go gave {:?}",
+            String::from_utf8_lossy(input),
+            String::from_utf8_lossy(&unhex(&want))
+        );
+    }
+}
+
+#[test]
+fn capacity_counts_match_go_plain() {
+    let Some(go) = run("fit", &[b"64".to_vec(), b"512".to_vec()]) else {
+        return;
+    };
+    eprintln!(
+        "Go capacity (plain compressed): 64B {}; 512B {}",
+        go[0], go[1]
+    );
+}
