@@ -34,23 +34,27 @@ pub fn copy_to_home(layout: &Layout) -> Vec<(String, String)> {
     copy_creds_to_home(
         &layout.creds_dir(),
         home.as_deref(),
-        git_config_count_set,
+        Some(git_config_count_set),
         &mut |line| golog::log(line),
     )
 }
 
-/// [`copy_to_home`] with its inputs explicit (for tests): `home` is `$HOME`,
-/// `git_config_count_set` whether the step already uses `GIT_CONFIG_COUNT`, `log` gets each
-/// log message.
+/// [`copy_to_home`] with its inputs explicit: `home` is `$HOME`; `fallback` is `None` when no
+/// process will receive fallback variables (nothing is returned or announced), else whether the
+/// step already uses `GIT_CONFIG_COUNT`; `log` gets each log message.
 pub fn copy_creds_to_home(
     creds: &Path,
     home: Option<&OsStr>,
-    git_config_count_set: bool,
+    fallback: Option<bool>,
     log: &mut dyn FnMut(&str),
 ) -> Vec<(String, String)> {
     if !fs::metadata(creds).map(|m| m.is_dir()).unwrap_or(false) {
         return Vec::new();
     }
+    let env_for = |items: &[&str]| match fallback {
+        Some(git_config_count_set) => fallback_env(creds, items, git_config_count_set),
+        None => Vec::new(),
+    };
     let present: Vec<&str> = CREDS_ITEMS
         .iter()
         .copied()
@@ -59,7 +63,7 @@ pub fn copy_creds_to_home(
     let creds_q = go_quote(&creds.display().to_string());
 
     let Some(home) = home.filter(|h| !h.is_empty()).map(PathBuf::from) else {
-        let env = fallback_env(creds, &present, git_config_count_set);
+        let env = env_for(&present);
         log(&format!(
             "non-fatal error copying credentials: {}{}",
             go_quote("error getting the user's home directory: $HOME is not defined"),
@@ -70,10 +74,17 @@ pub fn copy_creds_to_home(
     if present.is_empty() {
         return Vec::new();
     }
+    // HOME=/tekton/creds (the ≤v0.13 init-container setup): the files are already there, and
+    // copying a file onto itself with O_TRUNC would empty it.
+    if let (Ok(a), Ok(b)) = (fs::canonicalize(&home), fs::canonicalize(creds))
+        && a == b
+    {
+        return Vec::new();
+    }
     let home_q = go_quote(&home.display().to_string());
 
     if let Err(cause) = usable_home(&home) {
-        let env = fallback_env(creds, &present, git_config_count_set);
+        let env = env_for(&present);
         let items: Vec<String> = present.iter().map(|i| go_quote(i)).collect();
         log(&format!(
             "warning: unsuccessful cred copy: {} from {creds_q} to {home_q}: {cause}{}",
@@ -93,7 +104,7 @@ pub fn copy_creds_to_home(
             failed.push(item);
         }
     }
-    fallback_env(creds, &failed, git_config_count_set)
+    env_for(&failed)
 }
 
 fn fallback_note(creds_q: &str, env: &[(String, String)]) -> String {

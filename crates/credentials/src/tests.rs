@@ -769,7 +769,7 @@ fn copy(t: &Tree, home: Option<&Path>) -> (Vec<(String, String)>, Vec<String>) {
     let env = copy_creds_to_home(
         &t.creds(),
         home.map(|h| h.as_os_str()),
-        false,
+        Some(false),
         &mut |l: &str| lines.push(l.to_string()),
     );
     (env, lines)
@@ -996,11 +996,36 @@ fn per_item_failure_keeps_upstream_warning() {
 fn user_git_config_count_is_respected() {
     let t = full_tree();
     let mut lines = Vec::new();
-    let env = copy_creds_to_home(&t.creds(), None, true, &mut |l: &str| {
+    let env = copy_creds_to_home(&t.creds(), None, Some(true), &mut |l: &str| {
         lines.push(l.to_string())
     });
     assert!(
         env.iter()
             .all(|(k, _)| !k.starts_with("GIT_CONFIG_") || k == "GIT_CONFIG_GLOBAL")
+    );
+}
+
+#[test]
+fn home_equal_to_creds_is_left_alone() {
+    let t = full_tree();
+    let before = fs::read(t.creds().join(".gitconfig")).unwrap();
+    let (env, lines) = copy(&t, Some(&t.creds()));
+    assert!(env.is_empty() && lines.is_empty());
+    assert_eq!(fs::read(t.creds().join(".gitconfig")).unwrap(), before);
+}
+
+#[test]
+fn no_fallback_requested() {
+    let t = full_tree();
+    let mut lines = Vec::new();
+    let env = copy_creds_to_home(&t.creds(), None, None, &mut |l: &str| {
+        lines.push(l.to_string())
+    });
+    assert!(env.is_empty());
+    assert_eq!(
+        lines,
+        [
+            r#"non-fatal error copying credentials: "error getting the user's home directory: $HOME is not defined""#
+        ]
     );
 }

@@ -1,7 +1,11 @@
 //! The legacy standalone `creds-init` binary (upstream `cmd/creds-init`, last shipped in
 //! Pipelines v0.19): parse the five credential flags (Go `flag` semantics: exit 2 on a bad
-//! value, 0 for `-h`), write `/tekton/creds` (docker, then git), log with zap's production JSON
-//! format. Like upstream it does not copy to `$HOME`; a writer error is fatal (exit 1).
+//! value, 0 for `-h`), write `/tekton/creds` (docker, then git; a writer error is fatal, exit
+//! 1), then copy them to `$HOME` (where the ≤v0.13 init container wrote them), logging with
+//! zap's production JSON format.
+//!
+//! Upstream v0.14–v0.19 forgot to register the flags at all (any flag was exit 2); this follows
+//! the flags of v0.13 and of today's entrypoint instead.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -13,6 +17,8 @@ use stepkit_layout::Layout;
 /// Upstream's zap callers for the two messages it logs.
 const CALLER_FATAL: &str = "creds-init/main.go:42";
 const CALLER_DONE: &str = "creds-init/main.go:45";
+/// Not in upstream's binary: the `$HOME` copy warnings.
+const CALLER_COPY: &str = "creds-init/main.go:44";
 
 /// zap string escaping: `\"`, `\\`, `\n`, `\r`, `\t`, other control characters as `\u00xx`.
 fn zap_escape(out: &mut String, s: &str) {
@@ -57,7 +63,7 @@ fn emit(line: &str) {
 /// Runs creds-init with `args` (argv including argv[0]) on `layout`; returns the exit code.
 pub fn run(args: &[String], layout: Layout) -> i32 {
     let program = args.first().map(String::as_str).unwrap_or("creds-init");
-    let state = RefCell::new(Credentials::new(layout));
+    let state = RefCell::new(Credentials::new(layout.clone()));
     {
         let mut fs = goflag::FlagSet::new(program);
         Credentials::register_flags(&state, &mut fs);
@@ -89,6 +95,10 @@ pub fn run(args: &[String], layout: Layout) -> i32 {
             return 1;
         }
     }
+    let home = std::env::var_os("HOME");
+    credentials::copy_creds_to_home(&layout.creds_dir(), home.as_deref(), None, &mut |msg| {
+        emit(&zap_line("warn", now(), CALLER_COPY, msg))
+    });
     emit(&zap_line(
         "info",
         now(),

@@ -161,8 +161,31 @@ fn worked_example_end_to_end() {
             & 0o7777;
         assert_eq!(mode, 0o600, "{f}");
     }
-    // Like upstream's standalone binary, nothing is copied to $HOME.
-    assert!(!p.dir.path().join("home").exists());
+    // Then copied to $HOME (dirs 0700, files 0600).
+    let home = p.dir.path().join("home");
+    for f in [
+        ".docker/config.json",
+        ".gitconfig",
+        ".git-credentials",
+        ".ssh/config",
+        ".ssh/id_ssh-key",
+        ".ssh/known_hosts",
+    ] {
+        assert_eq!(
+            fs::read(home.join(f)).unwrap(),
+            fs::read(p.creds().join(f)).unwrap(),
+            "{f}"
+        );
+        assert_eq!(
+            fs::metadata(home.join(f)).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{f}"
+        );
+    }
+    assert_eq!(
+        fs::metadata(&home).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
 }
 
 #[test]
@@ -330,4 +353,41 @@ fn secrets_mounted_read_only_and_symlinked_are_read() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(p.read(".docker/config.json").contains("\"auth\":\"dTpw\""));
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn copy_warnings_are_zap_lines() {
+    let p = Pod::new();
+    p.secret("s", &[("username", b"u"), ("password", b"CANARYpassw0rd")]);
+    let out = Command::new(env!("CARGO_BIN_EXE_creds-init"))
+        .arg("-basic-git=s=https://github.com")
+        .env("STEPKIT_TEKTON_DIR", p.tekton())
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].starts_with(r#"{"level":"warn","ts":"#), "{stderr}");
+    assert!(
+        lines[0].ends_with(r#","caller":"creds-init/main.go:44","msg":"non-fatal error copying credentials: \"error getting the user's home directory: $HOME is not defined\""}"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CANARY"));
+    assert_zap_info_done(lines[1]);
+}
+
+#[test]
+fn home_is_creds_dir_like_old_init_container() {
+    let p = Pod::new();
+    p.secret("s", &[("username", b"u"), ("password", b"p")]);
+    let out = Command::new(env!("CARGO_BIN_EXE_creds-init"))
+        .arg("-basic-git=s=https://github.com")
+        .env("STEPKIT_TEKTON_DIR", p.tekton())
+        .env("HOME", p.creds())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(p.read(".git-credentials"), "https://u:p@github.com\n");
 }
