@@ -722,7 +722,8 @@ def scenario_clone_test_report(h: Harness) -> None:
                               "> /workspace/output/final.txt\n",
              env={"REPORT": "$(steps.test.results.report)"}),
     ]
-    pod = TektonPod(h, "e2e-clone", steps, task_results=["commit", "url", "test-status"],
+    pod = TektonPod(h, "e2e-clone", steps,
+                    task_results=["commit", "url", "committer-date", "test-status"],
                     host_network=True)
     try:
         pod.play()
@@ -737,6 +738,8 @@ def scenario_clone_test_report(h: Harness) -> None:
                 "lib/lib.txt missing (submodule not initialised)")
         h.equal("clone: task result commit", clone["results"].get("commit"), h.shas["repo"])
         h.equal("clone: task result url", clone["results"].get("url"), url)
+        h.equal("clone: task result committer-date", clone["results"].get("committer-date"),
+                git("log", "-1", "--pretty=%ct", "main", cwd=h.work / "git/repo.git"))
         test = pod.status(1, codes[1])
         h.equal("test: task result test-status", test["results"].get("test-status"), "passed")
         h.equal("test: step result report", test["stepResults"].get("report"), "library v1")
@@ -949,6 +952,99 @@ def scenario_nop(h: Harness) -> None:
         h.podman.run("pod", "rm", "--force", name, check=False, timeout=120)
 
 
+def scenario_creds_init(h: Harness) -> None:
+    """Legacy creds-init image as the pre-v0.14 `credential-initializer` init container: writes
+    docker and git credentials from kubelet-style Secret mounts into /tekton/creds."""
+    name = "e2e-creds-init"
+    pod_dir = h.work / "pods" / name
+    shutil.rmtree(pod_dir, ignore_errors=True)
+    creds = pod_dir / "creds"
+    creds.mkdir(parents=True)
+    os.chmod(creds, 0o777)
+    volumes = [{"name": "tekton-creds", "hostPath": {"path": str(creds), "type": "Directory"}}]
+    mounts = [{"name": "tekton-creds", "mountPath": "/tekton/creds"}]
+    for secret, data in (("docker-basic", {"username": DOCKER_USER, "password": DOCKER_PASSWORD}),
+                         ("git-basic", {"username": GIT_USER, "password": GIT_PASSWORD})):
+        vol = f"tekton-creds-{fnv32a(secret)}"
+        kubelet_atomic_dir(pod_dir / vol, data)
+        volumes.append({"name": vol, "hostPath": {"path": str(pod_dir / vol), "type": "Directory"}})
+        mounts.append({"name": vol, "mountPath": f"/tekton/creds-secrets/{secret}"})
+    git_url = "https://git.example.com"
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "annotations": {"io.podman.annotations.init.container.type": "always"}},
+        "spec": {"restartPolicy": "Never", "volumes": volumes,
+                 "initContainers": [{
+                     "name": "credential-initializer", "image": h.images["creds-init"],
+                     "imagePullPolicy": "Never", "command": ["/ko-app/creds-init"],
+                     "args": [f"-basic-docker=docker-basic={DOCKER_REGISTRY}",
+                              f"-basic-git=git-basic={git_url}"],
+                     "volumeMounts": mounts}],
+                 "containers": [{
+                     "name": "step", "image": STEP_IMAGE_BUSYBOX, "imagePullPolicy": "Never",
+                     "command": ["sh", "-c", "ls -a /tekton/creds"], "volumeMounts": mounts}]}}
+    path = pod_dir / "pod.yaml"
+    path.write_text(json.dumps(manifest))
+    try:
+        h.podman.run("kube", "play", "--network", "none", str(path))
+        h.podman.run("wait", f"{name}-step", timeout=60)
+        auth = base64.b64encode(f"{DOCKER_USER}:{DOCKER_PASSWORD}".encode()).decode()
+        h.equal("creds-init: .docker/config.json", read(creds / ".docker/config.json"),
+                json.dumps({"auths": {DOCKER_REGISTRY: {
+                    "username": DOCKER_USER, "password": DOCKER_PASSWORD, "auth": auth,
+                    "email": "not@val.id"}}}, separators=(",", ":")))
+        h.equal("creds-init: .gitconfig", read(creds / ".gitconfig"),
+                f'[credential]\n\thelper = store\n[credential "{git_url}"]\n\tusername = {GIT_USER}\n')
+        h.equal("creds-init: .git-credentials", read(creds / ".git-credentials"),
+                f"https://{GIT_USER}:{GIT_PASSWORD}@git.example.com\n")
+        logs = h.podman.run("logs", f"{name}-credential-initializer", check=False)
+        h.check("creds-init: logs Credentials initialized.",
+                b"Credentials initialized." in logs.stdout + logs.stderr,
+                (logs.stdout + logs.stderr).decode(errors="replace"))
+    finally:
+        h.podman.run("pod", "rm", "--force", name, check=False, timeout=120)
+
+
+def yaml_list_after(text: str, key: str) -> list[str]:
+    """The plain-scalar items of the block list under `key` in kubectl's YAML output."""
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        col = line.find(key)
+        if col >= 0 and line[:col].strip() in ("", "-"):
+            items = []
+            for item in lines[n + 1:]:
+                if not item.startswith(" " * col + "- "):
+                    break
+                items.append(item[col + 2:].strip())
+            return items
+    return []
+
+
+def scenario_deploy(h: Harness) -> None:
+    """deploy/ renders with kustomize (kubectl) against a stand-in release manifest and ends the
+    controller's args with the stepkit images."""
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        print("    (kubectl not installed: deploy/ overlay not rendered)")
+        return
+    base = h.work / "kustomize"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    release = "https://storage.googleapis.com/tekton-releases/pipeline/previous/v1.15.0/release.yaml"
+    text = (ROOT / "deploy/kustomization.yaml").read_text()
+    h.check("deploy: kustomization names the pinned release", release in text)
+    (base / "kustomization.yaml").write_text(text.replace(release, "release.yaml"))
+    shutil.copy(ROOT / "deploy/controller-images.yaml", base)
+    shutil.copy(ROOT / "tests/e2e/fixtures/tekton-controller.yaml", base / "release.yaml")
+    out = subprocess.run([kubectl, "kustomize", str(base)], capture_output=True, text=True)
+    if not h.check("deploy: kubectl kustomize", out.returncode == 0, out.stderr):
+        return
+    args = yaml_list_after(out.stdout, "args:")
+    h.equal("deploy: controller args end with stepkit images", args[-6:], [
+        "-entrypoint-image", "ghcr.io/stepkit/entrypoint:0.1.0",
+        "-workingdirinit-image", "ghcr.io/stepkit/workingdirinit:0.1.0",
+        "-nop-image", "ghcr.io/stepkit/nop:0.1.0"])
+
+
 SCENARIOS = {
     "clone": scenario_clone_test_report,
     "credentials": scenario_credentials,
@@ -957,6 +1053,8 @@ SCENARIOS = {
     "cancel": scenario_cancel,
     "killed": scenario_killed,
     "nop": scenario_nop,
+    "creds-init": scenario_creds_init,
+    "deploy": scenario_deploy,
 }
 
 
