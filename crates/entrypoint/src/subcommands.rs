@@ -113,6 +113,13 @@ pub fn cp(src: &str, dst: &str) -> Result<(), String> {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Go copies with copy_file_range and reports a directory source as a write error.
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                return Err(format!(
+                    "write {dst}: copy_file_range: {}",
+                    gofs::io_error_text(&e)
+                ));
+            }
             Err(e) => return Err(gofs::path_error("read", src, &e)),
         };
         output
@@ -312,6 +319,28 @@ mod tests {
         fs::write(&dst, "old-and-longer").unwrap();
         cp(&s(&src), &s(&dst)).unwrap();
         assert_eq!(fs::read(&dst).unwrap(), b"new-and-longer");
+    }
+
+    #[test]
+    fn cp_error_texts_match_go() {
+        let e = env();
+        let dir = s(&e.root);
+        let src = e.root.join("f");
+        fs::write(&src, "x").unwrap();
+        let out = s(&e.root.join("out"));
+        assert_eq!(
+            cp(&dir, &out).unwrap_err(),
+            format!("write {out}: copy_file_range: is a directory")
+        );
+        assert_eq!(
+            cp(&s(&src), &dir).unwrap_err(),
+            format!("open {dir}: is a directory")
+        );
+        let missing = format!("{dir}/nodir/x");
+        assert_eq!(
+            cp(&s(&src), &missing).unwrap_err(),
+            format!("open {missing}: no such file or directory")
+        );
     }
 
     #[test]
