@@ -49,7 +49,9 @@ struct Parser<'a> {
     i: usize,
 }
 
-const MAX_DEPTH: usize = 10_000;
+/// Go allows 10000 levels; 1000 keeps the recursive parser well inside a thread stack and is
+/// far beyond any docker config (3 levels).
+const MAX_DEPTH: usize = 1000;
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> String {
@@ -390,5 +392,22 @@ mod tests {
         assert!(key_matches("AUTH", "auth"));
         assert!(key_matches("u\u{17F}ername", "username"));
         assert!(!key_matches("auths", "auth"));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    #[test]
+    fn deep_nesting_is_bounded_without_overflow() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(super::parse(deep(super::MAX_DEPTH).as_bytes()).is_ok());
+        assert!(super::parse(deep(super::MAX_DEPTH + 2).as_bytes()).is_err());
+        let obj = format!(
+            "{}1{}",
+            "{\"a\":".repeat(super::MAX_DEPTH),
+            "}".repeat(super::MAX_DEPTH)
+        );
+        assert!(super::parse(obj.as_bytes()).is_ok());
+        assert!(super::parse("[".repeat(1 << 20).as_bytes()).is_err());
     }
 }
