@@ -400,3 +400,105 @@ fn capacity_matches_go() {
     );
     assert!(packed64 >= 60 && packed512 >= 8);
 }
+
+/// The data of upstream's `TestWriteCompressedMessage_ExceedsLimitUncompressedButFitsCompressed`.
+fn upstream_fifty() -> Vec<RunResult> {
+    (0..50)
+        .map(|i| {
+            RunResult::new(
+                format!(
+                    "image-digest-result-{}{}",
+                    char::from(b'a' + (i % 26) as u8),
+                    "-".repeat(i % 5)
+                ),
+                format!(
+                    "gcr.io/my-project/my-image-name@sha256:abcdef1234567890abcdef1234567890abcdef1234567890abcdef12345678{}",
+                    "90".repeat(i % 3 + 1)
+                ),
+                TASK_RUN_RESULT,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn upstream_fifty_results_fit_only_compressed() {
+    let results = upstream_fifty();
+    // Go: plain JSON 7949 bytes, compressed 381.
+    assert_eq!(encode_json(&results).len(), 7949);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("termination");
+    assert!(matches!(
+        write_message(&path, &results, false),
+        Err(WriteError::TooLarge)
+    ));
+    write_message(&path, &results, true).unwrap();
+    let written = fs::read(&path).unwrap();
+    assert!(written.len() < 500, "compressed to {} bytes", written.len());
+    assert_eq!(parse_message(&written).unwrap().len(), 50);
+}
+
+#[test]
+fn upstream_capacity_benchmark() {
+    // Go: 27 plain, 200 (the loop's cap) compressed.
+    let make = |i: usize| {
+        RunResult::new(
+            format!("image-digest-xxxxx-{}", char::from(b'a' + (i % 26) as u8)),
+            format!(
+                "gcr.io/my-project/my-image@sha256:{}",
+                "abcdef1234567890".repeat(4)
+            ),
+            TASK_RUN_RESULT,
+        )
+    };
+    let fits = |n: usize, compressed: bool| {
+        let results: Vec<RunResult> = (0..n).map(make).collect();
+        let plain = encode_json(&results);
+        let len = if compressed {
+            plain.len().min(compress(&plain).len())
+        } else {
+            plain.len()
+        };
+        len <= MAX_MESSAGE_SIZE
+    };
+    let max = |compressed: bool| {
+        (1..=200)
+            .take_while(|&n| fits(n, compressed))
+            .last()
+            .unwrap_or(0)
+    };
+    assert_eq!(max(false), 27);
+    assert_eq!(max(true), 200);
+}
+
+#[test]
+fn upstream_twenty_digests_are_compressed_and_smaller() {
+    let results: Vec<RunResult> = (0..20)
+        .map(|i| {
+            RunResult::new(
+                format!("image-digest-{}", char::from(b'a' + i as u8)),
+                "gcr.io/project/image@sha256:abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890",
+                TASK_RUN_RESULT,
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("termination");
+    write_message(&path, &results, true).unwrap();
+    assert!(fs::read(&path).unwrap().starts_with(b"tknz:"));
+
+    let large = "result-value-data-".repeat(50);
+    let two = [
+        RunResult::new("key1", large.as_str(), 1),
+        RunResult::new("key2", large.as_str(), 1),
+    ];
+    let plain_path = dir.path().join("plain");
+    let packed_path = dir.path().join("packed");
+    write_message(&plain_path, &two, false).unwrap();
+    write_message(&packed_path, &two, true).unwrap();
+    assert!(fs::read(&packed_path).unwrap().len() < fs::read(&plain_path).unwrap().len());
+    assert_eq!(
+        parse_message(&fs::read(&packed_path).unwrap()).unwrap(),
+        two
+    );
+}
