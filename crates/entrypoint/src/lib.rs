@@ -2,8 +2,23 @@
 //! the controller through post files, `exitCode` and the termination message.
 //!
 //! One module per lifecycle stage; `main.rs` only parses and maps errors to exit codes.
+//! Order of a step: [`args`] (command line) → [`liveness`] (lock held until exit) →
+//! [`wait`] (previous step, via [`watch`]) → [`step`] (upstream's `Go()`: substitution, when,
+//! [`run`] with [`pid1`] signal routing and reaping, [`post`] files, [`results`]) →
+//! [`exit`] (exit-code mapping) and [`debug`] breakpoints.
 
+pub mod args;
+pub mod debug;
+pub mod exit;
+pub mod liveness;
+pub mod pid1;
 pub mod platform;
+pub mod post;
+pub mod results;
+pub mod run;
+pub mod step;
 pub mod subcommands;
 pub mod substitute;
+pub mod wait;
+pub mod watch;
 pub mod when;

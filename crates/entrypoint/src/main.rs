@@ -1,1 +1,136 @@
-fn main() {}
+//! `entrypoint`: Tekton's step wrapper (see the library docs and docs/entrypoint.md).
+
+use std::cell::RefCell;
+
+use credentials::Credentials;
+use entrypoint::args::{self, Config};
+use entrypoint::step::{self, ProcessEngine, Step};
+use entrypoint::{debug, exit, liveness, pid1, platform, subcommands, substitute, when};
+use stepkit_layout::Layout;
+
+/// Message of upstream's `disable_spire` build when `-enable_spire` is given.
+const SPIRE_DISABLED: &str = "Error: SPIRE is disabled in this build, but enableSpire was set to true. Please recompile with SPIRE support.";
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let program = argv.first().cloned().unwrap_or_else(|| "entrypoint".into());
+    let layout = Layout::from_env();
+
+    // §3.1.1: split, register, parse (exit 2 / 0 on -h).
+    let (flag_args, command_args) = args::split(argv.get(1..).unwrap_or_default());
+    let creds = RefCell::new(Credentials::new(layout.clone()));
+    let (cfg, positional) = {
+        let mut fs = goflag::FlagSet::new(&program);
+        args::register(&mut fs, &layout);
+        Credentials::register_flags(&creds, &mut fs);
+        let parsed = fs.parse_or_exit(&flag_args);
+        (Config::from_parsed(&parsed), parsed.args().to_vec())
+    };
+
+    // §3.1.2: subcommands.
+    if let Some(code) = subcommands::dispatch(&positional, &layout) {
+        std::process::exit(code);
+    }
+
+    // From here on this process is the step: route signals, announce liveness.
+    let signals = match pid1::Signals::init() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            golog::log(&format!("warning: signal routing unavailable: {e}"));
+            None
+        }
+    };
+    let _liveness = if cfg.post_file.is_empty() {
+        None
+    } else {
+        match liveness::hold(&cfg.post_file) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                golog::log(&format!("warning: cannot create liveness lock: {e}"));
+                None
+            }
+        }
+    };
+
+    // §3.1.3: credentials to /tekton/creds (errors are logged inside).
+    creds.borrow().write();
+
+    // §3.1.4: the command.
+    let mut command = if cfg.entrypoint.is_empty() {
+        let env = std::env::var("TEKTON_PLATFORM_COMMANDS").ok();
+        platform::select_command(env.as_deref(), &platform::current())
+            .unwrap_or_else(|e| golog::fatal(&e))
+    } else {
+        vec![cfg.entrypoint.clone()]
+    };
+    command.extend(command_args);
+
+    // §3.1.5: when expressions.
+    let when_exprs = if cfg.when_expressions.is_empty() {
+        Vec::new()
+    } else {
+        when::parse(&cfg.when_expressions).unwrap_or_else(|e| golog::fatal(&e))
+    };
+
+    // §3.1.6: SPIRE is not built in.
+    if cfg.enable_spire {
+        golog::fatal(SPIRE_DISABLED);
+    }
+
+    // §3.1.8: credentials to $HOME; their env additions never override the step's own env.
+    let mut env: substitute::Env = std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect();
+    for (k, v) in credentials::copy_to_home(&layout) {
+        if !env.iter().any(|(name, _)| *name == k) {
+            env.push((k, v));
+        }
+    }
+
+    // §3.1.9: the lifecycle, then the exit mapping.
+    let mut engine = ProcessEngine {
+        signals: signals.as_ref(),
+        stdout_path: cfg.stdout_path.clone(),
+        stderr_path: cfg.stderr_path.clone(),
+        cancel_file: layout.cancel_file(),
+    };
+    let mut the_step = Step {
+        cfg: cfg.clone(),
+        layout,
+        command,
+        when: when_exprs,
+        env,
+    };
+    let result = step::go(&mut the_step, &mut engine);
+    let plan = exit::plan(&result, &cfg.on_error);
+    if plan.breakpoint_check && cfg.breakpoint_on_failure {
+        breakpoint_on_failure(&cfg, &mut engine);
+    }
+    if let Some(msg) = &plan.log {
+        golog::log(msg);
+    }
+    std::process::exit(plan.code);
+}
+
+/// Upstream's `CheckForBreakpointOnFailure`: wait for the user's decision, exit with it.
+fn breakpoint_on_failure(cfg: &Config, engine: &mut ProcessEngine<'_>) -> ! {
+    use entrypoint::step::Engine;
+    golog::log(debug::ON_FAILURE_MESSAGE);
+    let file = format!("{}{}", cfg.post_file, debug::BREAKPOINT_EXIT_SUFFIX);
+    if let Err(e) = engine.wait(&file, false, false, false) {
+        let text = match e {
+            entrypoint::wait::WaitError::Failed(m) => m,
+            _ => "error file present, bail and skip the step".to_string(),
+        };
+        golog::log(&format!("error occurred while waiting for {file} : {text}"));
+    }
+    let code = debug::breakpoint_exit_code(&file).unwrap_or_else(|e| {
+        golog::log(&format!(
+            "error occurred while reading breakpoint exit code : {e}"
+        ));
+        0
+    });
+    std::process::exit(code)
+}

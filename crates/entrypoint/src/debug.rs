@@ -1,0 +1,81 @@
+//! Debug breakpoints (spec §3.12): waiting before the step, and after a failure.
+//!
+//! The texts users grep for (the "use cmd:" instructions) are upstream's, verbatim.
+
+/// `<post_file>.breakpointexit`: written by `debug-continue` / `debug-fail-continue`.
+pub const BREAKPOINT_EXIT_SUFFIX: &str = ".breakpointexit";
+/// `<post_file>.beforestepexit`: written by `debug-beforestep-continue`.
+pub const BEFORE_STEP_SUFFIX: &str = ".beforestepexit";
+
+pub const BEFORE_STEP_MESSAGE: &str = "debug before step breakpoint has taken effect, waiting for user's decision:
+1) continue, use cmd: /tekton/debug/scripts/debug-beforestep-continue
+2) fail-continue, use cmd: /tekton/debug/scripts/debug-beforestep-fail-continue";
+
+pub const ON_FAILURE_MESSAGE: &str = "debug onFailure breakpoint has taken effect, waiting for user's decision:
+1) continue, use cmd: /tekton/debug/scripts/debug-continue
+2) fail-continue, use cmd: /tekton/debug/scripts/debug-fail-continue";
+
+/// The error text of a before-step "fail-continue".
+pub const BEFORE_STEP_ERROR: &str =
+    "before step breakpoint error file, user decided to skip the current step execution";
+
+/// Reads the exit code from `<post_file>.breakpointexit` (one trailing newline stripped).
+/// Upstream's `BreakpointExitCode`: logs the value it parses; errors give code 0.
+pub fn breakpoint_exit_code(path: &str) -> Result<i32, String> {
+    let raw = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("breakpoint postfile {path} not found"));
+        }
+        Err(_) => Vec::new(),
+    };
+    let text = String::from_utf8_lossy(&raw);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    golog::log(&format!("Breakpoint exiting with exit code {text}"));
+    atoi(text)
+}
+
+/// Go's `strconv.Atoi` for the values a debug script writes.
+fn atoi(s: &str) -> Result<i32, String> {
+    let valid = {
+        let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !valid {
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            goflag::go_quote(s)
+        ));
+    }
+    match s.parse::<i64>() {
+        Ok(v) => Ok(v as i32),
+        Err(_) => Err(format!(
+            "strconv.Atoi: parsing {}: value out of range",
+            goflag::go_quote(s)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_exit_code() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out.breakpointexit").to_string_lossy().into_owned();
+        std::fs::write(&p, "1\n").unwrap();
+        assert_eq!(breakpoint_exit_code(&p), Ok(1));
+        std::fs::write(&p, "0").unwrap();
+        assert_eq!(breakpoint_exit_code(&p), Ok(0));
+        std::fs::write(&p, "").unwrap();
+        assert!(breakpoint_exit_code(&p).is_err());
+        std::fs::write(&p, "1\n\n").unwrap();
+        assert!(breakpoint_exit_code(&p).is_err());
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(
+            breakpoint_exit_code(&p),
+            Err(format!("breakpoint postfile {p} not found"))
+        );
+    }
+}

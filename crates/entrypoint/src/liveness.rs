@@ -1,0 +1,144 @@
+//! "Is the previous step's entrypoint still alive?" without any polling.
+//!
+//! Each entrypoint holds an exclusive `flock` on `<post_file>.lock` from start to exit; the
+//! kernel drops it when the process dies, however it dies. The file is created already locked
+//! (temp file, lock, rename) so a successor can never lock it before its owner does. A
+//! successor that sees the lock file blocks on it in a tiny thread; getting the lock means the
+//! predecessor has exited, and if it left neither `out` nor `out.err` it died mid-step.
+//! The lock file is opened read-only by successors (their view of `/tekton/run/<i>` is RO).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Suffix of the lock file next to a post file.
+pub const LOCK_SUFFIX: &str = ".lock";
+/// Stack of the lock-waiting thread: it only makes two syscalls.
+const LOCK_THREAD_STACK: usize = 64 * 1024;
+
+/// The lock file belonging to `post_file` (the successor's wait file).
+pub fn lock_path(post_file: &str) -> PathBuf {
+    PathBuf::from(format!("{post_file}{LOCK_SUFFIX}"))
+}
+
+/// The held lock; released when dropped or when the process exits.
+#[derive(Debug)]
+pub struct HeldLock {
+    _fd: OwnedFd,
+}
+
+fn cpath(p: &Path) -> Option<CString> {
+    CString::new(p.as_os_str().as_bytes()).ok()
+}
+
+/// Creates `<post_file>.lock` already locked. Errors are returned for logging; the step runs
+/// regardless (successors then simply wait like upstream).
+pub fn hold(post_file: &str) -> Result<HeldLock, String> {
+    let final_path = lock_path(post_file);
+    let dir = match final_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    termination::gofs::mkdir_all(&dir.to_string_lossy(), 0o777)?;
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // SAFETY: getpid has no arguments.
+    let tmp = dir.join(format!(".{name}.{}", unsafe { libc::getpid() }));
+    let c_tmp = cpath(&tmp).ok_or("lock path contains NUL")?;
+    let c_final = cpath(&final_path).ok_or("lock path contains NUL")?;
+    let os_err = |op: &str, p: &Path| {
+        termination::gofs::path_error(op, p, &std::io::Error::last_os_error())
+    };
+    // SAFETY: valid C strings; the fd is owned right after creation.
+    unsafe {
+        let fd = libc::open(
+            c_tmp.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644,
+        );
+        if fd < 0 {
+            return Err(os_err("open", &tmp));
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        if libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 {
+            let e = os_err("flock", &tmp);
+            libc::unlink(c_tmp.as_ptr());
+            return Err(e);
+        }
+        if libc::rename(c_tmp.as_ptr(), c_final.as_ptr()) != 0 {
+            let e = os_err("rename", &final_path);
+            libc::unlink(c_tmp.as_ptr());
+            return Err(e);
+        }
+        Ok(HeldLock { _fd: fd })
+    }
+}
+
+/// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes
+/// readable at that moment. `None` if the file cannot be opened or no thread can be started
+/// (then the wait degrades to upstream's behaviour).
+pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
+    let c = cpath(lock_file)?;
+    // SAFETY: valid C string; fds owned immediately.
+    let lock_fd = unsafe {
+        let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    let mut fds = [0; 2];
+    // SAFETY: fds is a 2-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: both fds were just created by pipe2.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let spawned = std::thread::Builder::new()
+        .name("predecessor-lock".into())
+        .stack_size(LOCK_THREAD_STACK)
+        .spawn(move || {
+            // SAFETY: plain syscalls on fds owned by this closure.
+            unsafe {
+                while libc::flock(lock_fd.as_raw_fd(), libc::LOCK_EX) != 0 {
+                    if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        // Cannot tell; never report the predecessor as gone.
+                        std::mem::forget(write_end);
+                        return;
+                    }
+                }
+                libc::write(write_end.as_raw_fd(), b"x".as_ptr().cast(), 1);
+            }
+            // Keep holding the predecessor's lock: nothing else needs it.
+            std::mem::forget(lock_fd);
+        });
+    spawned.ok().map(|_| read_end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_is_exclusive_and_released_on_drop() {
+        let d = tempfile::tempdir().unwrap();
+        let post = d.path().join("run/0/out").to_string_lossy().into_owned();
+        let held = hold(&post).unwrap();
+        let lock = lock_path(&post);
+        assert!(lock.exists());
+        let f = std::fs::File::open(&lock).unwrap();
+        // SAFETY: valid fd.
+        assert_ne!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        drop(held);
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        // No temp files left behind.
+        let names: Vec<_> = std::fs::read_dir(d.path().join("run/0"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.lock")]);
+    }
+}

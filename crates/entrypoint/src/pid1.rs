@@ -1,0 +1,278 @@
+//! PID 1 duties: signal routing and reaping.
+//!
+//! In a pod the entrypoint is PID 1 of its container. Every asynchronous signal is blocked in
+//! all threads and read from a `signalfd`, so one poll loop decides what a signal means:
+//! while waiting for the previous step a terminating signal ends the process (like Go's runtime:
+//! by the signal itself, or exit status 2 when PID 1, where the kernel ignores default actions);
+//! while the child runs it is forwarded to the child's process group. Blocked signals are queued
+//! even for PID 1, which would otherwise drop signals it has no handler for.
+//!
+//! When not PID 1 the process makes itself a child subreaper so orphaned descendants of the step
+//! are reparented to it and reaped (`waitpid(-1)` loop, like tini).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Signals that are never blocked: synchronous faults must keep their default action, and
+/// SIGKILL/SIGSTOP cannot be caught.
+const UNBLOCKABLE: &[i32] = &[
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+    libc::SIGABRT,
+];
+
+/// Signals whose default action terminates the process; received while no child runs they end
+/// the entrypoint (Go's runtime does the same for signals nobody subscribed to).
+const TERMINATING: &[i32] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGTERM,
+];
+
+/// Exit status Go's runtime uses when a fatal signal could not kill the process (PID 1).
+pub const EXIT_STATUS_UNKILLABLE: i32 = 2;
+
+/// The blocked-signal set and the `signalfd` reading it.
+pub struct Signals {
+    fd: OwnedFd,
+}
+
+/// How the direct child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ChildStatus {
+    /// Go's `ExitError.ExitCode()`: the status, or -1 when killed by a signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ChildStatus::Exited(c) => c,
+            ChildStatus::Signaled(_) => -1,
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == ChildStatus::Exited(0)
+    }
+
+    /// Go's `ExitError.Error()`: `exit status N` / `signal: <name>`.
+    pub fn describe(self) -> String {
+        match self {
+            ChildStatus::Exited(c) => format!("exit status {c}"),
+            ChildStatus::Signaled(s) => format!("signal: {}", signal_name(s)),
+        }
+    }
+
+    fn from_raw(status: i32) -> Option<Self> {
+        if libc::WIFEXITED(status) {
+            Some(ChildStatus::Exited(libc::WEXITSTATUS(status)))
+        } else if libc::WIFSIGNALED(status) {
+            Some(ChildStatus::Signaled(libc::WTERMSIG(status)))
+        } else {
+            None
+        }
+    }
+}
+
+/// Go's `syscall.Signal.String()` for the common signals.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "hangup",
+        libc::SIGINT => "interrupt",
+        libc::SIGQUIT => "quit",
+        libc::SIGILL => "illegal instruction",
+        libc::SIGTRAP => "trace/breakpoint trap",
+        libc::SIGABRT => "aborted",
+        libc::SIGBUS => "bus error",
+        libc::SIGFPE => "floating point exception",
+        libc::SIGKILL => "killed",
+        libc::SIGUSR1 => "user defined signal 1",
+        libc::SIGSEGV => "segmentation fault",
+        libc::SIGUSR2 => "user defined signal 2",
+        libc::SIGPIPE => "broken pipe",
+        libc::SIGALRM => "alarm clock",
+        libc::SIGTERM => "terminated",
+        libc::SIGXCPU => "CPU time limit exceeded",
+        libc::SIGXFSZ => "file size limit exceeded",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+fn blockable_set() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local, initialised by sigfillset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for &s in UNBLOCKABLE {
+            libc::sigdelset(&mut set, s);
+        }
+        set
+    }
+}
+
+impl Signals {
+    /// Blocks every asynchronous signal in the calling thread (threads created later inherit
+    /// the mask), opens the `signalfd`, and becomes a child subreaper unless PID 1.
+    /// Must run before any thread is spawned.
+    pub fn init() -> Result<Signals, String> {
+        let set = blockable_set();
+        // SAFETY: plain syscalls on valid pointers.
+        unsafe {
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err("cannot block signals".to_string());
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+            if fd < 0 {
+                return Err(format!(
+                    "signalfd: {}",
+                    termination::gofs::io_error_text(&std::io::Error::last_os_error())
+                ));
+            }
+            if libc::getpid() != 1 {
+                // Best effort: without it orphans go to the real init, which reaps them.
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            }
+            Ok(Signals {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
+        }
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads every queued signal number (non-blocking).
+    pub fn read_pending(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: signalfd_siginfo is plain data; read into it.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    size,
+                )
+            };
+            if n != size as isize {
+                break;
+            }
+            out.push(info.ssi_signo as i32);
+        }
+        out
+    }
+
+    /// While no child runs: a terminating signal ends the process, others are dropped.
+    pub fn handle_while_idle(&self) {
+        for sig in self.read_pending() {
+            if is_terminating(sig) {
+                die_by_signal(sig);
+            }
+        }
+    }
+}
+
+/// Whether `sig` ends the process when nobody handles it.
+pub fn is_terminating(sig: i32) -> bool {
+    TERMINATING.contains(&sig) || (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&sig)
+}
+
+/// Dies the way Go's runtime does on an unhandled fatal signal: by the signal itself; PID 1
+/// (which the kernel protects from default actions) exits with status 2.
+pub fn die_by_signal(sig: i32) -> ! {
+    // SAFETY: resetting a disposition and re-raising; all arguments valid.
+    unsafe {
+        if libc::getpid() != 1 {
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::kill(libc::getpid(), sig);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+        libc::_exit(EXIT_STATUS_UNKILLABLE)
+    }
+}
+
+/// Reaps every exited child without blocking; returns the status of `child` if it was among
+/// them. Orphans reparented to us are reaped and forgotten.
+pub fn reap(child: i32) -> Option<ChildStatus> {
+    let mut found = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            break;
+        }
+        if pid == child
+            && let Some(st) = ChildStatus::from_raw(status)
+        {
+            found = Some(st);
+        }
+    }
+    found
+}
+
+/// Blocks until `pid` has exited (used when its start failed).
+pub fn wait_for(pid: i32) -> Option<ChildStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return ChildStatus::from_raw(status);
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+/// Sends `sig` to process group `pgid`; false if the group no longer exists.
+pub fn signal_group(pgid: i32, sig: i32) -> bool {
+    // SAFETY: kill has no memory arguments.
+    unsafe { libc::kill(-pgid, sig) == 0 }
+}
+
+/// Whether any process is left in group `pgid`.
+pub fn group_alive(pgid: i32) -> bool {
+    signal_group(pgid, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_texts() {
+        assert_eq!(ChildStatus::Exited(3).describe(), "exit status 3");
+        assert_eq!(ChildStatus::Signaled(2).describe(), "signal: interrupt");
+        assert_eq!(ChildStatus::Signaled(9).code(), -1);
+        assert_eq!(ChildStatus::Exited(7).code(), 7);
+        assert!(ChildStatus::Exited(0).success());
+        assert_eq!(signal_name(libc::SIGKILL), "killed");
+    }
+
+    #[test]
+    fn terminating_set() {
+        assert!(is_terminating(libc::SIGTERM));
+        assert!(is_terminating(libc::SIGINT));
+        assert!(!is_terminating(libc::SIGCHLD));
+        assert!(!is_terminating(libc::SIGWINCH));
+    }
+}

@@ -1,0 +1,140 @@
+//! Post files and the `exitCode` file (spec §3.5).
+//!
+//! Both are written whole with `O_TRUNC` (mode 0666 before umask, parents 0777). A failure here
+//! is fatal (exit 1) like upstream's `log.Fatalf`, because the next step could otherwise wait
+//! for a file that never comes.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+use termination::gofs;
+
+/// Suffix of the failure post file.
+pub const ERR_SUFFIX: &str = ".err";
+
+/// Go's `filepath.Dir`.
+pub fn go_dir(path: &str) -> String {
+    match path.rfind('/') {
+        Some(i) => gofs::clean(&path[..=i]),
+        None => ".".to_string(),
+    }
+}
+
+/// Writes `content` to `path` (no-op for an empty path); the error is upstream's log text.
+pub fn try_write(path: &str, content: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    gofs::mkdir_all(&go_dir(path), 0o777).map_err(|e| {
+        format!(
+            "Error creating parent directory of {}: {e}",
+            goflag::go_quote(path)
+        )
+    })?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o666)
+        .open(path)
+        .map_err(|e| {
+            format!(
+                "Creating {}: {}",
+                goflag::go_quote(path),
+                gofs::path_error("open", path, &e)
+            )
+        })?;
+    if !content.is_empty() {
+        f.write_all(content.as_bytes()).map_err(|e| {
+            format!(
+                "Writing {}: {}",
+                goflag::go_quote(path),
+                gofs::path_error("write", path, &e)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// [`try_write`], exiting 1 on failure.
+pub fn write(path: &str, content: &str) {
+    if let Err(msg) = try_write(path, content) {
+        golog::fatal(&msg);
+    }
+}
+
+/// `<post_file>` on success, `<post_file>.err` on failure; nothing when `post_file` is empty.
+pub fn write_post_file(post_file: &str, failed: bool) {
+    if post_file.is_empty() {
+        return;
+    }
+    if failed {
+        write(&format!("{post_file}{ERR_SUFFIX}"), "");
+    } else {
+        write(post_file, "");
+    }
+}
+
+/// `<step_metadata_dir>/exitCode` (`./exitCode` when the directory flag is empty).
+pub fn exit_code_path(step_metadata_dir: &str) -> String {
+    gofs::join(&[step_metadata_dir, "exitCode"])
+}
+
+/// Writes the `exitCode` file.
+pub fn write_exit_code(step_metadata_dir: &str, content: &str) {
+    write(&exit_code_path(step_metadata_dir), content);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writes_content_and_empty_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a/b/exitCode").to_string_lossy().into_owned();
+        try_write(&f, "42").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "42");
+        try_write(&f, "0").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "0");
+        let e = d.path().join("new/sub/out").to_string_lossy().into_owned();
+        try_write(&e, "").unwrap();
+        assert_eq!(std::fs::metadata(&e).unwrap().len(), 0);
+        assert_eq!(try_write("", "x"), Ok(()));
+    }
+
+    #[test]
+    fn mode_is_0666_before_umask() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out").to_string_lossy().into_owned();
+        try_write(&f, "").unwrap();
+        // SAFETY: umask query-and-restore.
+        let mask = unsafe {
+            let m = libc::umask(0);
+            libc::umask(m);
+            m
+        };
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !(mask as u32));
+    }
+
+    #[test]
+    fn error_names_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("file"), "").unwrap();
+        let f = d.path().join("file/out").to_string_lossy().into_owned();
+        let err = try_write(&f, "").unwrap_err();
+        assert!(err.starts_with("Error creating parent directory of \""), "{err}");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(exit_code_path(""), "exitCode");
+        assert_eq!(exit_code_path("/tekton/run/0/status/"), "/tekton/run/0/status/exitCode");
+        assert_eq!(go_dir("/a/b/out"), "/a/b");
+        assert_eq!(go_dir("out"), ".");
+        assert_eq!(go_dir("/out"), "/");
+    }
+}

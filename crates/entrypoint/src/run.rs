@@ -1,0 +1,731 @@
+//! Running the step's command (spec §3.4).
+//!
+//! The child gets its own process group, stdin `/dev/null`, the explicit environment, and
+//! either the entrypoint's stdout/stderr or pipes that are teed to the console and to
+//! `-stdout_path`/`-stderr_path`. One poll loop then handles, until the child has exited:
+//! signals (forwarded to the child's group, SIGCHLD reaps every exited descendant), the
+//! cancellation file (inotify), the timeout, and the tee pipes.
+//!
+//! Deviations from upstream (all documented in docs/entrypoint.md): on timeout or cancel the
+//! whole group gets SIGTERM, then SIGKILL after [`KILL_GRACE`] (upstream SIGKILLs only the
+//! direct child), and the outcome is reported as timeout/cancel however the child then exits;
+//! after the direct child exits, the tee pipes are drained until EOF but at most until they
+//! have been idle for [`TEE_IDLE_AFTER_EXIT`] or [`TEE_DRAIN_MAX`] has passed, so background
+//! processes holding the pipes cannot hang the step (upstream waits for them forever).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use termination::gofs;
+
+use crate::pid1::{self, ChildStatus, Signals};
+use crate::substitute::Env;
+use crate::watch::{self, Watcher};
+
+/// Time between SIGTERM and SIGKILL when a step is timed out or cancelled.
+pub const KILL_GRACE: Duration = Duration::from_secs(1);
+/// After the direct child exited, stop draining tee pipes once they were idle this long.
+pub const TEE_IDLE_AFTER_EXIT: Duration = Duration::from_millis(100);
+/// After the direct child exited, never drain tee pipes longer than this.
+pub const TEE_DRAIN_MAX: Duration = Duration::from_secs(2);
+/// Child-exit polling period when no signalfd is available (unit tests).
+const NO_SIGNALFD_POLL: Duration = Duration::from_millis(10);
+/// The uid/gid map of a hermetic child: everything, identity.
+const HERMETIC_ID_MAP: &str = "0 0 4294967295\n";
+/// Exit status of a forked child whose exec failed (never observed by callers).
+const EXEC_FAILED_STATUS: i32 = 127;
+
+/// Why `run` did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The timeout expired (Go: `context deadline exceeded`).
+    DeadlineExceeded,
+    /// The cancellation file got content (Go: `context canceled`).
+    Cancelled,
+    /// The child exited non-zero or was killed by a signal.
+    Exit(ChildStatus),
+    /// Resolution, tee-file or start failure (Go's error text).
+    Other(String),
+}
+
+/// Everything `run` needs besides the command.
+pub struct RunOptions<'a> {
+    pub stdout_path: &'a str,
+    pub stderr_path: &'a str,
+    /// New user+pid+net+mount namespaces (`TEKTON_HERMETIC=1`).
+    pub hermetic: bool,
+    pub deadline: Option<Instant>,
+    pub cancel_file: &'a Path,
+    /// `None` only in unit tests: then only the direct child is reaped, by polling.
+    pub signals: Option<&'a Signals>,
+}
+
+/// Whether the environment asks for a network-less child (upstream's rule).
+pub fn hermetic_requested(env: &Env) -> bool {
+    let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    get("TEKTON_RESOURCE_NAME").unwrap_or("").is_empty() && get("TEKTON_HERMETIC") == Some("1")
+}
+
+/// Go's `exec.LookPath` as used by `exec.Command`: names with a `/` are used as is.
+pub fn look_path(name: &str, env: &Env) -> Result<String, String> {
+    if name.contains('/') {
+        return Ok(name.to_string());
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = gofs::join(&[dir, name]);
+        if is_executable(&candidate) {
+            if !candidate.starts_with('/') {
+                return Err(format!(
+                    "exec: {}: cannot run executable found relative to current directory",
+                    goflag::go_quote(name)
+                ));
+            }
+            return Ok(candidate);
+        }
+    }
+    Err(format!(
+        "exec: {}: executable file not found in $PATH",
+        goflag::go_quote(name)
+    ))
+}
+
+fn is_executable(path: &str) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.is_dir() || meta.mode() & 0o111 == 0 {
+        return false;
+    }
+    let Ok(c) = CString::new(path) else {
+        return false;
+    };
+    // SAFETY: valid C string.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
+    if r == 0 {
+        return true;
+    }
+    matches!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::ENOSYS) | Some(libc::EPERM)
+    )
+}
+
+/// Opens a tee file like upstream's `newStdLogWriter`.
+fn open_tee_file(path: &str) -> Result<File, String> {
+    let parent = gofs::join(&[path, ".."]);
+    let parent = if path.contains('/') {
+        parent
+    } else {
+        ".".to_string()
+    };
+    gofs::mkdir_all(&parent, 0o777).map_err(|e| format!("error creating parent directory: {e}"))?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| format!("error opening {path}: {}", gofs::path_error("open", path, &e)))
+}
+
+struct TeeStream {
+    pipe: OwnedFd,
+    console: RawFd,
+    file: File,
+    open: bool,
+}
+
+/// Runs `command` (non-empty) to completion.
+pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
+    let Some(name) = command.first() else {
+        return Ok(());
+    };
+    let mut tee_files = [None, None];
+    for (slot, path) in [opts.stdout_path, opts.stderr_path].iter().enumerate() {
+        if !path.is_empty() {
+            tee_files[slot] = Some(open_tee_file(path).map_err(RunError::Other)?);
+        }
+    }
+    let path = look_path(name, env).map_err(RunError::Other)?;
+
+    let now = Instant::now();
+    if opts.deadline.is_some_and(|d| now >= d) {
+        return Err(RunError::DeadlineExceeded);
+    }
+    if cancel_requested(opts.cancel_file) {
+        return Err(RunError::Cancelled);
+    }
+    if let Some(s) = opts.signals {
+        // A termination request that arrived after the wait phase still ends us here, before
+        // anything is started (Go had no handler installed yet at that point).
+        s.handle_while_idle();
+    }
+
+    let mut pipes = [None, None];
+    let mut tees = Vec::new();
+    for (slot, file) in tee_files.into_iter().enumerate() {
+        if let Some(file) = file {
+            let (r, w) = pipe().map_err(RunError::Other)?;
+            set_nonblocking(r.as_raw_fd());
+            pipes[slot] = Some(w);
+            tees.push(TeeStream {
+                pipe: r,
+                console: if slot == 0 { 1 } else { 2 },
+                file,
+                open: true,
+            });
+        }
+    }
+    let child = spawn(&path, command, env, &pipes, opts.hermetic).map_err(RunError::Other)?;
+    drop(pipes);
+    supervise(child, tees, opts)
+}
+
+fn cancel_requested(cancel_file: &Path) -> bool {
+    std::fs::metadata(cancel_file).is_ok_and(|m| m.len() > 0)
+}
+
+#[derive(Clone, Copy)]
+enum KillReason {
+    Deadline,
+    Cancel,
+}
+
+fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Result<(), RunError> {
+    let watcher = Watcher::new();
+    let mut status: Option<ChildStatus> = None;
+    let mut exited_at: Option<Instant> = None;
+    let mut last_data = Instant::now();
+    let mut kill: Option<(KillReason, Instant, bool)> = None;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let now = Instant::now();
+        if status.is_none() && kill.is_none() {
+            let reason = if opts.deadline.is_some_and(|d| now >= d) {
+                Some(KillReason::Deadline)
+            } else {
+                watcher.watch_parent_of(opts.cancel_file);
+                cancel_requested(opts.cancel_file).then_some(KillReason::Cancel)
+            };
+            if let Some(r) = reason {
+                pid1::signal_group(pid, libc::SIGTERM);
+                // SAFETY: kill has no memory arguments.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+                kill = Some((r, now, false));
+            }
+        }
+        if let Some((r, since, false)) = kill
+            && now >= since + KILL_GRACE
+        {
+            pid1::signal_group(pid, libc::SIGKILL);
+            // SAFETY: kill has no memory arguments.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            kill = Some((r, since, true));
+        }
+        if let Some(at) = exited_at {
+            let all_closed = tees.iter().all(|t| !t.open);
+            if all_closed
+                || now >= last_data.max(at) + TEE_IDLE_AFTER_EXIT
+                || now >= at + TEE_DRAIN_MAX
+            {
+                break;
+            }
+        }
+
+        // How long we may sleep.
+        let mut timeout = watch::SAFETY_POLL;
+        let mut limit = |t: Instant| timeout = timeout.min(t.saturating_duration_since(now));
+        if status.is_none() {
+            if kill.is_none() {
+                if let Some(d) = opts.deadline {
+                    limit(d);
+                }
+            }
+            if let Some((_, since, false)) = kill {
+                limit(since + KILL_GRACE);
+            }
+            if opts.signals.is_none() {
+                limit(now + NO_SIGNALFD_POLL);
+            }
+        }
+        if let Some(at) = exited_at {
+            limit(last_data.max(at) + TEE_IDLE_AFTER_EXIT);
+            limit(at + TEE_DRAIN_MAX);
+        }
+
+        let sig_fd = opts.signals.map(|s| s.raw_fd());
+        let ino_fd = if status.is_none() { watcher.raw_fd() } else { None };
+        let mut fds: Vec<RawFd> = Vec::with_capacity(4);
+        fds.extend(sig_fd);
+        fds.extend(ino_fd);
+        let tee_base = fds.len();
+        let open_tees: Vec<usize> = (0..tees.len()).filter(|&i| tees[i].open).collect();
+        fds.extend(open_tees.iter().map(|&i| tees[i].pipe.as_raw_fd()));
+        let ready = watch::poll_readable(&fds, Some(timeout));
+
+        if let (Some(s), Some(true)) = (opts.signals, sig_fd.map(|_| ready[0])) {
+            for sig in s.read_pending() {
+                if sig != libc::SIGCHLD && sig != libc::SIGPIPE {
+                    pid1::signal_group(pid, sig);
+                }
+            }
+        }
+        if ino_fd.is_some() && ready[tee_base - 1] {
+            watcher.drain();
+        }
+        for (k, &i) in open_tees.iter().enumerate() {
+            if ready[tee_base + k] && copy_chunk(&mut tees[i], &mut buf) {
+                last_data = Instant::now();
+            }
+        }
+
+        if status.is_none() {
+            status = match opts.signals {
+                Some(_) => pid1::reap(pid),
+                None => reap_one(pid),
+            };
+            if status.is_some() {
+                exited_at = Some(Instant::now());
+            }
+        }
+    }
+    // Whatever is still buffered right now goes out too.
+    for t in tees.iter_mut().filter(|t| t.open) {
+        while copy_chunk(t, &mut buf) {}
+    }
+    match (kill, status) {
+        (Some((KillReason::Deadline, ..)), _) => Err(RunError::DeadlineExceeded),
+        (Some((KillReason::Cancel, ..)), _) => Err(RunError::Cancelled),
+        (None, Some(st)) if st.success() => Ok(()),
+        (None, Some(st)) => Err(RunError::Exit(st)),
+        (None, None) => Err(RunError::Other("wait: no child processes".to_string())),
+    }
+}
+
+/// Copies one chunk from a tee pipe; false on EOF or when nothing was available.
+fn copy_chunk(t: &mut TeeStream, buf: &mut [u8]) -> bool {
+    // SAFETY: reading into a buffer of the given length.
+    let n = unsafe { libc::read(t.pipe.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n == 0 {
+        t.open = false;
+        return false;
+    }
+    if n < 0 {
+        let e = std::io::Error::last_os_error().raw_os_error();
+        if e != Some(libc::EAGAIN) && e != Some(libc::EINTR) {
+            t.open = false;
+        }
+        return false;
+    }
+    let chunk = &buf[..n as usize];
+    // Console first, then the file (Go's io.MultiWriter order). A failing console write must
+    // not lose the file copy.
+    write_all_fd(t.console, chunk);
+    let _ = t.file.write_all(chunk);
+    true
+}
+
+fn write_all_fd(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: writing from a valid slice.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n > 0 {
+            data = &data[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+fn reap_one(pid: i32) -> Option<ChildStatus> {
+    let mut status = 0;
+    // SAFETY: waitpid with a valid out pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r != pid {
+        return None;
+    }
+    if libc::WIFEXITED(status) {
+        Some(ChildStatus::Exited(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(ChildStatus::Signaled(libc::WTERMSIG(status)))
+    } else {
+        None
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a 2-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!(
+            "pipe: {}",
+            gofs::io_error_text(&std::io::Error::last_os_error())
+        ));
+    }
+    // SAFETY: both fds were just created.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl on a valid fd.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Everything the forked child touches, prepared before the fork (no allocation after it).
+struct ExecPlan {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+/// Starts the child; returns its pid. Errors are Go's `fork/exec <path>: <errno>` text.
+fn spawn(
+    path: &str,
+    command: &[String],
+    env: &Env,
+    pipes: &[Option<OwnedFd>; 2],
+    hermetic: bool,
+) -> Result<i32, String> {
+    let start_err = |errno: i32| format!("fork/exec {path}: {}", gofs::errno_text(errno));
+    let plan = ExecPlan {
+        path: CString::new(path).map_err(|_| start_err(libc::EINVAL))?,
+        argv: command
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| start_err(libc::EINVAL))?,
+        envp: env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect(),
+    };
+    let mut argv_ptrs: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+
+    let devnull = File::open("/dev/null").map_err(|e| gofs::path_error("open", "/dev/null", &e))?;
+    let (err_r, err_w) = pipe()?;
+    let sync = if hermetic { Some(pipe()?) } else { None };
+    let out_w = pipes[0].as_ref().map(|f| f.as_raw_fd());
+    let err_w_tee = pipes[1].as_ref().map(|f| f.as_raw_fd());
+
+    // SAFETY: fork/clone; the child only makes async-signal-safe syscalls on data prepared
+    // above and then execs or _exits.
+    let pid = unsafe {
+        if hermetic {
+            let flags = libc::CLONE_NEWNS
+                | libc::CLONE_NEWPID
+                | libc::CLONE_NEWNET
+                | libc::CLONE_NEWUSER
+                | libc::SIGCHLD;
+            libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+                as i32
+        } else {
+            libc::fork()
+        }
+    };
+    if pid < 0 {
+        let errno = last_errno();
+        if hermetic {
+            golog::log(&format!(
+                "hermetic step: cannot create user/pid/net/mount namespaces: {}",
+                gofs::errno_text(errno)
+            ));
+        }
+        return Err(start_err(errno));
+    }
+    if pid == 0 {
+        // SAFETY: in the child; see above.
+        unsafe {
+            child_after_fork(
+                &plan,
+                argv_ptrs.as_ptr(),
+                envp_ptrs.as_ptr(),
+                devnull.as_raw_fd(),
+                [out_w, err_w_tee],
+                err_w.as_raw_fd(),
+                sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+            )
+        }
+    }
+    // SAFETY: setpgid has no memory arguments; racing the child's own call is harmless.
+    unsafe { libc::setpgid(pid, pid) };
+    if let Some((_, sync_w)) = &sync {
+        if let Err(e) = write_id_maps(pid) {
+            golog::log(&format!(
+                "hermetic step: cannot create user/pid/net/mount namespaces: {e}"
+            ));
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            pid1::wait_for(pid);
+            return Err(start_err(libc::EPERM));
+        }
+        // SAFETY: one byte from a static buffer.
+        unsafe { libc::write(sync_w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+    }
+    drop(err_w);
+    drop(sync);
+    let mut errno_buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        // SAFETY: reading into the remaining part of a local buffer.
+        let n = unsafe {
+            libc::read(
+                err_r.as_raw_fd(),
+                errno_buf[got..].as_mut_ptr().cast(),
+                4 - got,
+            )
+        };
+        if n > 0 {
+            got += n as usize;
+        } else if n < 0 && last_errno() == libc::EINTR {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if got == 4 {
+        pid1::wait_for(pid);
+        return Err(start_err(i32::from_ne_bytes(errno_buf)));
+    }
+    Ok(pid)
+}
+
+fn write_id_maps(pid: i32) -> Result<(), String> {
+    for map in ["uid_map", "gid_map"] {
+        let p = format!("/proc/{pid}/{map}");
+        std::fs::write(&p, HERMETIC_ID_MAP).map_err(|e| gofs::path_error("write", &p, &e))?;
+    }
+    Ok(())
+}
+
+/// The forked child: wait for the id maps (hermetic), join its own process group, set up
+/// stdio, restore signal defaults, exec. Reports exec failure's errno through `err_w`.
+unsafe fn child_after_fork(
+    plan: &ExecPlan,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    devnull: RawFd,
+    outputs: [Option<RawFd>; 2],
+    err_w: RawFd,
+    sync_r: Option<RawFd>,
+) -> ! {
+    // SAFETY: async-signal-safe syscalls only.
+    unsafe {
+        if let Some(fd) = sync_r {
+            let mut b = 0u8;
+            if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
+                libc::_exit(EXEC_FAILED_STATUS);
+            }
+        }
+        libc::setpgid(0, 0);
+        dup_onto(devnull, 0);
+        for (target, src) in [(1, outputs[0]), (2, outputs[1])] {
+            if let Some(src) = src {
+                dup_onto(src, target);
+            }
+        }
+        // Rust ignores SIGPIPE at startup; exec keeps ignored dispositions, so restore it.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::execve(plan.path.as_ptr(), argv, envp);
+        let errno = *libc::__errno_location();
+        let bytes = errno.to_ne_bytes();
+        libc::write(err_w, bytes.as_ptr().cast(), 4);
+        libc::_exit(EXEC_FAILED_STATUS)
+    }
+}
+
+/// `dup2` that also works when `src == target` (clears close-on-exec instead).
+unsafe fn dup_onto(src: RawFd, target: RawFd) {
+    // SAFETY: fd syscalls only.
+    unsafe {
+        if src == target {
+            libc::fcntl(target, libc::F_SETFD, 0);
+        } else {
+            libc::dup2(src, target);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        std::env::vars().collect()
+    }
+
+    fn opts<'a>(cancel: &'a Path) -> RunOptions<'a> {
+        RunOptions {
+            stdout_path: "",
+            stderr_path: "",
+            hermetic: false,
+            deadline: None,
+            cancel_file: cancel,
+            signals: None,
+        }
+    }
+
+    fn cmd(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn lookup() {
+        let e: Env = vec![("PATH".into(), "/nonexistent:/bin:/usr/bin".into())];
+        assert!(look_path("sh", &e).unwrap().ends_with("/sh"));
+        assert_eq!(
+            look_path("no-such-cmd-xyz", &e).unwrap_err(),
+            "exec: \"no-such-cmd-xyz\": executable file not found in $PATH"
+        );
+        assert_eq!(look_path("./x", &e).unwrap(), "./x");
+    }
+
+    #[test]
+    fn exit_codes() {
+        let c = Path::new("/nonexistent/cancel");
+        assert_eq!(run(&cmd(&["true"]), &env(), &opts(c)), Ok(()));
+        assert_eq!(
+            run(&cmd(&["sh", "-c", "exit 3"]), &env(), &opts(c)),
+            Err(RunError::Exit(ChildStatus::Exited(3)))
+        );
+        assert_eq!(
+            run(&cmd(&["sh", "-c", "kill -9 $$"]), &env(), &opts(c)),
+            Err(RunError::Exit(ChildStatus::Signaled(9)))
+        );
+        assert_eq!(run(&[], &env(), &opts(c)), Ok(()));
+    }
+
+    #[test]
+    fn start_failures() {
+        let c = Path::new("/nonexistent/cancel");
+        assert_eq!(
+            run(&cmd(&["/nonexistent/x"]), &env(), &opts(c)),
+            Err(RunError::Other(
+                "fork/exec /nonexistent/x: no such file or directory".into()
+            ))
+        );
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join("noexec");
+        std::fs::write(&script, "echo hi").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let s = script.to_string_lossy().into_owned();
+        assert_eq!(
+            run(&cmd(&[&s]), &env(), &opts(c)),
+            Err(RunError::Other(format!("fork/exec {s}: exec format error")))
+        );
+    }
+
+    #[test]
+    fn timeout_kills_group_without_hanging_on_tee() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("sub/out.log").to_string_lossy().into_owned();
+        let c = d.path().join("cancel");
+        let mut o = opts(&c);
+        o.stdout_path = &log;
+        o.deadline = Some(Instant::now() + Duration::from_millis(200));
+        let started = Instant::now();
+        let r = run(
+            &cmd(&["sh", "-c", "echo hello; sleep 30 & sleep 30"]),
+            &env(),
+            &o,
+        );
+        assert_eq!(r, Err(RunError::DeadlineExceeded));
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "hello\n");
+    }
+
+    #[test]
+    fn cancel_file_content_cancels() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path().join("downward/cancel");
+        std::fs::create_dir_all(c.parent().unwrap()).unwrap();
+        let c2 = c.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::write(&c2, "CANCEL").unwrap();
+        });
+        let r = run(&cmd(&["sleep", "30"]), &env(), &opts(&c));
+        writer.join().unwrap();
+        assert_eq!(r, Err(RunError::Cancelled));
+    }
+
+    #[test]
+    fn tee_same_file_for_both_streams() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("both.log").to_string_lossy().into_owned();
+        let c = d.path().join("cancel");
+        let mut o = opts(&c);
+        o.stdout_path = &log;
+        o.stderr_path = &log;
+        let r = run(
+            &cmd(&["sh", "-c", "echo hello world; echo hello world >&2"]),
+            &env(),
+            &o,
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), 2 * 12);
+    }
+
+    #[test]
+    fn background_child_holding_tee_does_not_hang() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("out.log").to_string_lossy().into_owned();
+        let c = d.path().join("cancel");
+        let mut o = opts(&c);
+        o.stdout_path = &log;
+        let started = Instant::now();
+        let r = run(&cmd(&["sh", "-c", "sleep 3 & echo done"]), &env(), &o);
+        assert_eq!(r, Ok(()));
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn tee_file_errors() {
+        let c = Path::new("/nonexistent/cancel");
+        let mut o = opts(c);
+        o.stdout_path = "/proc/nope/x";
+        match run(&cmd(&["true"]), &env(), &o) {
+            Err(RunError::Other(m)) => assert!(m.starts_with("error "), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hermetic_rule() {
+        let e = |pairs: &[(&str, &str)]| -> Env {
+            pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        };
+        assert!(hermetic_requested(&e(&[("TEKTON_HERMETIC", "1")])));
+        assert!(!hermetic_requested(&e(&[
+            ("TEKTON_HERMETIC", "1"),
+            ("TEKTON_RESOURCE_NAME", "x")
+        ])));
+        assert!(!hermetic_requested(&e(&[("TEKTON_HERMETIC", "true")])));
+    }
+}

@@ -1,0 +1,269 @@
+//! Waiting for a file (spec §3.3), event-driven.
+//!
+//! Same decisions as upstream's 1-second polling waiter — `file` present (and non-empty with
+//! `expect_content`) wins, then `<file>.err` means "skip" (or "go" with
+//! `-breakpoint_on_failure`), a stat error other than ENOENT fails — but re-checked on every
+//! inotify event in the directories involved, with the first check immediate.
+//!
+//! For the wait files of a step it also watches the predecessor's liveness lock
+//! (`<file>.lock`, see [`crate::liveness`]): once the predecessor's entrypoint has gone without
+//! writing `<file>` or `<file>.err`, the wait ends as if `<file>.err` had appeared.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use crate::liveness;
+use crate::pid1::Signals;
+use crate::watch::{self, Watcher};
+
+/// Why a wait ended without the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitError {
+    /// `<file>.err` exists: the previous step failed.
+    Skip,
+    /// The previous step's entrypoint exited without writing a post file.
+    PredecessorGone,
+    /// stat failed with something other than ENOENT (Go: `waiting for "<f>": stat <f>: …`).
+    Failed(String),
+}
+
+/// Waits on files, routing signals that arrive meanwhile.
+pub struct Waiter<'a> {
+    signals: Option<&'a Signals>,
+}
+
+impl<'a> Waiter<'a> {
+    pub fn new(signals: Option<&'a Signals>) -> Self {
+        Waiter { signals }
+    }
+
+    /// Blocks until `file` is ready (see module docs). `watch_predecessor` enables the liveness
+    /// check for step wait files.
+    pub fn wait(
+        &self,
+        file: &str,
+        expect_content: bool,
+        breakpoint_on_failure: bool,
+        watch_predecessor: bool,
+    ) -> Result<(), WaitError> {
+        if file.is_empty() {
+            return Ok(());
+        }
+        let path = Path::new(file);
+        let err_file = format!("{file}.err");
+        let lock_file = liveness::lock_path(file);
+        let watcher = Watcher::new();
+        let mut lock_waiter: Option<OwnedFd> = None;
+        let mut predecessor_gone = false;
+        loop {
+            watcher.watch_parent_of(path);
+            match std::fs::metadata(path) {
+                Ok(meta) if !expect_content || meta.len() > 0 => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(WaitError::Failed(format!(
+                        "waiting for {}: {}",
+                        goflag::go_quote(file),
+                        termination::gofs::path_error("stat", file, &e)
+                    )));
+                }
+            }
+            if std::fs::metadata(&err_file).is_ok() {
+                return if breakpoint_on_failure {
+                    Ok(())
+                } else {
+                    Err(WaitError::Skip)
+                };
+            }
+            if predecessor_gone {
+                return if breakpoint_on_failure {
+                    Ok(())
+                } else {
+                    Err(WaitError::PredecessorGone)
+                };
+            }
+            if watch_predecessor && lock_waiter.is_none() && lock_file.exists() {
+                lock_waiter = liveness::spawn_lock_waiter(&lock_file);
+            }
+
+            let mut fds = Vec::with_capacity(3);
+            let sig_fd = self.signals.map(|s| s.raw_fd());
+            fds.extend(sig_fd);
+            fds.extend(watcher.raw_fd());
+            let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
+            fds.extend(lock_fd);
+            let ready = watch::poll_readable(&fds, Some(watch::SAFETY_POLL));
+            for (fd, r) in fds.iter().zip(ready) {
+                if !r {
+                    continue;
+                }
+                if Some(*fd) == sig_fd {
+                    if let Some(s) = self.signals {
+                        s.handle_while_idle();
+                    }
+                } else if Some(*fd) == lock_fd {
+                    // The predecessor released its lock: it has exited. Re-check the post
+                    // files once more before concluding it died without one.
+                    predecessor_gone = true;
+                    lock_waiter = None;
+                } else {
+                    watcher.drain();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    fn wait_in_thread(
+        file: String,
+        content: bool,
+        bpof: bool,
+    ) -> mpsc::Receiver<Result<(), WaitError>> {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(Waiter::new(None).wait(&file, content, bpof, true));
+        });
+        rx
+    }
+
+    #[test]
+    fn empty_path_returns_at_once() {
+        assert_eq!(Waiter::new(None).wait("", true, false, true), Ok(()));
+    }
+
+    #[test]
+    fn existing_file_returns_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out");
+        std::fs::write(&f, "").unwrap();
+        let f = f.to_string_lossy().into_owned();
+        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+    }
+
+    #[test]
+    fn missing_file_blocks_until_created() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("run/0/out");
+        let rx = wait_in_thread(f.to_string_lossy().into_owned(), false, false);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, "").unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn content_required() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("ready");
+        std::fs::write(&f, "").unwrap();
+        let rx = wait_in_thread(f.to_string_lossy().into_owned(), true, false);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        std::fs::write(&f, "READY").unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn symlink_swap_like_downward_api() {
+        let d = tempfile::tempdir().unwrap();
+        let data1 = d.path().join("..data_1");
+        std::fs::create_dir(&data1).unwrap();
+        std::fs::write(data1.join("ready"), "").unwrap();
+        std::os::unix::fs::symlink("..data_1", d.path().join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/ready", d.path().join("ready")).unwrap();
+        let f = d.path().join("ready").to_string_lossy().into_owned();
+        let rx = wait_in_thread(f, true, false);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        let data2 = d.path().join("..data_2");
+        std::fs::create_dir(&data2).unwrap();
+        std::fs::write(data2.join("ready"), "READY").unwrap();
+        std::os::unix::fs::symlink("..data_2", d.path().join("..data_tmp")).unwrap();
+        std::fs::rename(d.path().join("..data_tmp"), d.path().join("..data")).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn err_file_skips_or_continues_with_breakpoint() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out");
+        std::fs::write(d.path().join("out.err"), "").unwrap();
+        let f = f.to_string_lossy().into_owned();
+        assert_eq!(
+            Waiter::new(None).wait(&f, false, false, true),
+            Err(WaitError::Skip)
+        );
+        assert_eq!(Waiter::new(None).wait(&f, false, true, true), Ok(()));
+    }
+
+    #[test]
+    fn out_wins_over_err() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("out"), "").unwrap();
+        std::fs::write(d.path().join("out.err"), "").unwrap();
+        let f = d.path().join("out").to_string_lossy().into_owned();
+        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+    }
+
+    #[test]
+    fn err_file_appearing_later() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out").to_string_lossy().into_owned();
+        let rx = wait_in_thread(f, false, false);
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        std::fs::write(d.path().join("out.err"), "").unwrap();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Err(WaitError::Skip)
+        );
+    }
+
+    #[test]
+    fn stat_error_fails() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("file"), "").unwrap();
+        // ENOTDIR: a path through a regular file.
+        let f = d.path().join("file/out").to_string_lossy().into_owned();
+        match Waiter::new(None).wait(&f, false, false, true) {
+            Err(WaitError::Failed(m)) => {
+                assert_eq!(
+                    m,
+                    format!("waiting for \"{f}\": stat {f}: not a directory")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dead_predecessor_is_detected() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out").to_string_lossy().into_owned();
+        // A "predecessor" holding the lock in this process: release it by dropping.
+        let held = liveness::hold(&out).expect("lock");
+        let rx = wait_in_thread(out.clone(), false, false);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        drop(held);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Err(WaitError::PredecessorGone)
+        );
+    }
+
+    #[test]
+    fn finished_predecessor_is_not_dead() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out").to_string_lossy().into_owned();
+        let held = liveness::hold(&out).expect("lock");
+        let rx = wait_in_thread(out.clone(), false, false);
+        std::fs::write(&out, "").unwrap();
+        drop(held);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+    }
+}

@@ -1,0 +1,132 @@
+//! Wake-ups for file conditions via inotify on the containing directories.
+//!
+//! Kubernetes updates Downward-API files by swapping a `..data` symlink (a rename inside the
+//! volume directory), and the other step containers write post files into their own run
+//! directory, so watching the *directory* of each path catches every way the path can appear or
+//! change. Callers treat any event as "re-check everything"; the event contents are ignored.
+//! A directory that does not exist yet is covered by watching its nearest existing ancestor.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Safety-net re-check interval even when inotify works (upstream's polling period), so a
+/// missed event can never make a wait longer than upstream's.
+pub const SAFETY_POLL: Duration = Duration::from_secs(1);
+
+const MASK: u32 = libc::IN_CREATE
+    | libc::IN_MOVED_TO
+    | libc::IN_ATTRIB
+    | libc::IN_CLOSE_WRITE
+    | libc::IN_MODIFY
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM;
+
+/// An inotify instance watching directories (or nothing, when inotify is unavailable).
+pub struct Watcher {
+    fd: Option<OwnedFd>,
+}
+
+impl Default for Watcher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Watcher {
+    pub fn new() -> Self {
+        // SAFETY: inotify_init1 has no memory arguments.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        Watcher {
+            fd: (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) }),
+        }
+    }
+
+    /// The fd to poll for readability; `None` when inotify could not be initialised.
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// Watches the directory holding `path`, or its nearest existing ancestor. Cheap to repeat:
+    /// the kernel returns the same watch for an already watched directory.
+    pub fn watch_parent_of(&self, path: &Path) {
+        let Some(fd) = &self.fd else { return };
+        let mut dir: PathBuf = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        loop {
+            if add_watch(fd.as_raw_fd(), &dir) {
+                return;
+            }
+            match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
+                _ if dir.is_relative() && dir != Path::new(".") => dir = PathBuf::from("."),
+                _ => return,
+            }
+        }
+    }
+
+    /// Discards queued events.
+    pub fn drain(&self) {
+        let Some(fd) = &self.fd else { return };
+        let mut buf = [0u8; 1024];
+        // SAFETY: reading into a local buffer of the given size.
+        while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+}
+
+fn add_watch(fd: RawFd, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: valid NUL-terminated path.
+    unsafe { libc::inotify_add_watch(fd, c.as_ptr(), MASK) >= 0 }
+}
+
+/// `poll(2)` on `fds` for readability; returns which fds are readable (same order). Interrupted
+/// or failed polls report nothing readable.
+pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = match timeout {
+        None => -1,
+        Some(d) => d.as_millis().min(i32::MAX as u128) as i32 + i32::from(d.subsec_nanos() % 1_000_000 != 0),
+    };
+    // SAFETY: pfds is a valid array of its length.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if n <= 0 {
+        return vec![false; fds.len()];
+    }
+    pfds.iter()
+        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_wakes_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/out");
+        let w = Watcher::new();
+        let fd = w.raw_fd().expect("inotify");
+        w.watch_parent_of(&target);
+        assert_eq!(poll_readable(&[fd], Some(Duration::from_millis(10))), vec![false]);
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        assert_eq!(poll_readable(&[fd], Some(Duration::from_secs(5))), vec![true]);
+        w.drain();
+        w.watch_parent_of(&target);
+        std::fs::write(&target, "").unwrap();
+        assert_eq!(poll_readable(&[fd], Some(Duration::from_secs(5))), vec![true]);
+    }
+}
