@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use termination::{RunResult, compress, decompress, encode_json, gobase64, parse_message};
+use termination::{RunResult, compress, decompress, encode_json, gobase64, gofs, parse_message};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -240,4 +240,21 @@ fn capacity_counts_match_go_plain() {
         "Go capacity (plain compressed): 64B {}; 512B {}",
         go[0], go[1]
     );
+}
+
+#[test]
+fn path_clean_matches_go() {
+    let mut rng = Rng(7);
+    let mut inputs = vec![Vec::new()];
+    for _ in 0..5000 {
+        let len = (rng.next() % 12) as usize;
+        inputs.push((0..len).map(|_| rng.pick(b"//..ab")).collect());
+    }
+    let Some(go) = run("clean", &inputs) else {
+        return;
+    };
+    for (input, want) in inputs.iter().zip(go) {
+        let path = std::str::from_utf8(input).unwrap();
+        assert_eq!(hex(gofs::clean(path).as_bytes()), want, "clean({path:?})");
+    }
 }

@@ -10,6 +10,7 @@
 //	b64raw   input       -> hex of base64.RawStdEncoding.DecodeString, or "ERR <message>"
 //	parse    message     -> json.Marshal of the controller-side parse result, or "ERR"
 //	fit      value size  -> how many results of that size fit in 4096 bytes: "<plain> <compressed>"
+//	clean    path        -> hex of filepath.Clean(path)
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,6 +193,8 @@ func main() {
 				js, _ := json.Marshal(r)
 				fmt.Fprintln(out, hex.EncodeToString(js))
 			}
+		case "clean":
+			fmt.Fprintln(out, hex.EncodeToString([]byte(filepath.Clean(string(data)))))
 		case "fit":
 			size, _ := strconv.Atoi(string(data))
 			plain, compressed := fit(size)
