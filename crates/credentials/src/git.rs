@@ -30,7 +30,7 @@ impl BasicEntry {
 
     /// `useHttpPath` is needed when the URL names a repository, not just a host.
     fn has_path(&self) -> bool {
-        !self.parsed.path.is_empty() && self.parsed.path != "/"
+        !self.parsed.path.is_empty() && self.parsed.path != b"/"
     }
 
     fn config_block(&self) -> String {

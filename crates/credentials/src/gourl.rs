@@ -22,14 +22,14 @@ enum Mode {
 pub struct GoUrl {
     pub scheme: String,
     pub opaque: String,
-    pub host: String,
-    pub path: String,
+    pub host: Vec<u8>,
+    pub path: Vec<u8>,
     raw_path: String,
     has_user: bool,
     omit_host: bool,
     force_query: bool,
     raw_query: String,
-    fragment: String,
+    fragment: Vec<u8>,
     raw_fragment: String,
 }
 
@@ -78,10 +78,10 @@ fn should_escape(c: u8, mode: Mode) -> bool {
     true
 }
 
-fn escape(s: &str, mode: Mode) -> String {
+fn escape(s: &[u8], mode: Mode) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = Vec::with_capacity(s.len());
-    for &c in s.as_bytes() {
+    for &c in s {
         if should_escape(c, mode) {
             out.extend_from_slice(&[b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
         } else {
@@ -101,7 +101,8 @@ fn unhex(c: u8) -> u8 {
     }
 }
 
-fn unescape(s: &str, mode: Mode) -> Result<String, String> {
+/// Go's `unescape`; Go strings hold bytes, so the result is bytes.
+fn unescape(s: &str, mode: Mode) -> Result<Vec<u8>, String> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -150,8 +151,7 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
             i += 1;
         }
     }
-    // Go strings may hold any bytes; the writer only ever sees text here, so lossy is enough.
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(out)
 }
 
 fn get_scheme(raw: &str) -> Result<(&str, &str), String> {
@@ -179,23 +179,56 @@ fn valid_optional_port(port: &str) -> bool {
     port.is_empty() || (port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn parse_host(host: &str) -> Result<String, String> {
-    if host.starts_with('[') {
-        let Some(i) = host.rfind(']') else {
-            return Err("missing ']' in host".to_string());
+/// Go 1.26 `parseHost`: bracketed hosts must be IPv6 literals; `http`/`https` reject a
+/// second colon (the `urlstrictcolons` default for modules at go ≥ 1.26, as upstream's).
+fn parse_host(scheme: &str, host: &str) -> Result<Vec<u8>, String> {
+    match host.rfind('[') {
+        Some(i) if i > 0 => return Err("invalid IP-literal".to_string()),
+        Some(_) => {
+            let Some(close) = host.rfind(']') else {
+                return Err("missing ']' in host".to_string());
+            };
+            let colon_port = &host[close + 1..];
+            if !valid_optional_port(colon_port) {
+                return Err(format!("invalid port {} after host", go_quote(colon_port)));
+            }
+            let port = unescape(colon_port, Mode::Host)?;
+            let name = &host[1..close];
+            let unescaped = match name.find("%25") {
+                Some(zone) => {
+                    let mut h = unescape(&name[..zone], Mode::Host)?;
+                    h.extend(unescape(&name[zone..], Mode::Zone)?);
+                    h
+                }
+                None => unescape(name, Mode::Host)?,
+            };
+            let text = String::from_utf8_lossy(&unescaped).into_owned();
+            // netip.ParseAddr accepts an IPv6 zone; std's parser does not, so drop it first.
+            let addr_part = text.split('%').next().unwrap_or("");
+            if addr_part.parse::<std::net::Ipv4Addr>().is_ok() && !text.contains('%') {
+                return Err("invalid IP-literal".to_string());
+            }
+            if addr_part.parse::<std::net::Ipv6Addr>().is_err() || text.ends_with('%') {
+                return Err(format!(
+                    "invalid host: ParseAddr({}): unable to parse IP",
+                    go_quote(&text)
+                ));
+            }
+            let mut out = b"[".to_vec();
+            out.extend(unescaped);
+            out.push(b']');
+            out.extend(port);
+            return Ok(out);
+        }
+        None => {}
+    }
+    if let Some(first) = host.find(':') {
+        let strict = scheme == "http" || scheme == "https";
+        let i = if strict {
+            first
+        } else {
+            host.rfind(':').unwrap_or(first)
         };
-        let colon_port = &host[i + 1..];
-        if !valid_optional_port(colon_port) {
-            return Err(format!("invalid port {} after host", go_quote(colon_port)));
-        }
-        if let Some(zone) = host[..i].find("%25") {
-            let h1 = unescape(&host[..zone], Mode::Host)?;
-            let h2 = unescape(&host[zone..i], Mode::Zone)?;
-            let h3 = unescape(&host[i..], Mode::Host)?;
-            return Ok(h1 + &h2 + &h3);
-        }
-    } else if let Some(i) = host.find(':') {
-        // Go ≥ 1.25.2 checks from the first colon (`a:1:2` is rejected).
         let colon_port = &host[i..];
         if !valid_optional_port(colon_port) {
             return Err(format!("invalid port {} after host", go_quote(colon_port)));
@@ -279,7 +312,7 @@ fn parse_no_fragment(raw: &str) -> Result<GoUrl, String> {
     }
     let mut url = GoUrl::default();
     if raw == "*" {
-        url.path = "*".to_string();
+        url.path = b"*".to_vec();
         return Ok(url);
     }
     let (scheme, mut rest) = get_scheme(raw)?;
@@ -309,7 +342,7 @@ fn parse_no_fragment(raw: &str) -> Result<GoUrl, String> {
             path = &authority[i..];
             authority = &authority[..i];
         }
-        let (host, has_user) = parse_authority(authority)?;
+        let (host, has_user) = parse_authority(&url.scheme, authority)?;
         url.host = host;
         url.has_user = has_user;
     } else if !url.scheme.is_empty() && rest.starts_with('/') {
@@ -324,12 +357,15 @@ fn parse_no_fragment(raw: &str) -> Result<GoUrl, String> {
     Ok(url)
 }
 
-fn parse_authority(authority: &str) -> Result<(String, bool), String> {
+fn parse_authority(scheme: &str, authority: &str) -> Result<(Vec<u8>, bool), String> {
     let at = authority.rfind('@');
-    let host = parse_host(match at {
-        Some(i) => &authority[i + 1..],
-        None => authority,
-    })?;
+    let host = parse_host(
+        scheme,
+        match at {
+            Some(i) => &authority[i + 1..],
+            None => authority,
+        },
+    )?;
     let Some(i) = at else {
         return Ok((host, false));
     };
@@ -353,11 +389,11 @@ impl GoUrl {
     fn escaped_path(&self) -> String {
         if !self.raw_path.is_empty()
             && valid_encoded(&self.raw_path, Mode::Path)
-            && unescape(&self.raw_path, Mode::Path).ok().as_deref() == Some(self.path.as_str())
+            && unescape(&self.raw_path, Mode::Path).ok().as_deref() == Some(self.path.as_slice())
         {
             return self.raw_path.clone();
         }
-        if self.path == "*" {
+        if self.path == b"*" {
             return "*".to_string();
         }
         escape(&self.path, Mode::Path)
@@ -367,7 +403,7 @@ impl GoUrl {
         if !self.raw_fragment.is_empty()
             && valid_encoded(&self.raw_fragment, Mode::Fragment)
             && unescape(&self.raw_fragment, Mode::Fragment).ok().as_deref()
-                == Some(self.fragment.as_str())
+                == Some(self.fragment.as_slice())
         {
             return self.raw_fragment.clone();
         }
@@ -386,9 +422,9 @@ impl GoUrl {
         } else {
             // The user is always set, so the authority is always written.
             out.push_str("//");
-            out.push_str(&escape(username, Mode::UserPassword));
+            out.push_str(&escape(username.as_bytes(), Mode::UserPassword));
             out.push(':');
-            out.push_str(&escape(password, Mode::UserPassword));
+            out.push_str(&escape(password.as_bytes(), Mode::UserPassword));
             out.push('@');
             if !self.host.is_empty() {
                 out.push_str(&escape(&self.host, Mode::Host));
@@ -443,7 +479,7 @@ mod tests {
             "https://u:p@GitHub.com/Org/Repo"
         );
         assert_eq!(cred("github.com", "u", "p"), "//u:p@github.com");
-        assert_eq!(parse("github.com").unwrap().path, "github.com");
+        assert_eq!(parse("github.com").unwrap().path, b"github.com");
         assert_eq!(cred("", "u", "p"), "//u:p@");
         assert_eq!(cred("https:opaque", "u", "p"), "https:opaque");
         assert_eq!(
@@ -467,7 +503,7 @@ mod tests {
             r#"parse ":foo": missing protocol scheme"#
         );
         assert_eq!(parse("a:b/c").map(|u| u.opaque).unwrap(), "b/c");
-        assert_eq!(parse("ab/c:d").map(|u| u.path).unwrap(), "ab/c:d");
+        assert_eq!(parse("ab/c:d").map(|u| u.path).unwrap(), b"ab/c:d");
         assert_eq!(
             parse("x_y:z").unwrap_err(),
             r#"parse "x_y:z": first path segment in URL cannot contain colon"#
@@ -490,11 +526,11 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(parse("https://github.com").unwrap().path, "");
-        assert_eq!(parse("https://github.com/").unwrap().path, "/");
+        assert_eq!(parse("https://github.com").unwrap().path, b"");
+        assert_eq!(parse("https://github.com/").unwrap().path, b"/");
         assert_eq!(
             parse("https://github.com/org/repo").unwrap().path,
-            "/org/repo"
+            b"/org/repo"
         );
     }
 }

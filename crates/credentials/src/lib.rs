@@ -211,3 +211,6 @@ impl Credentials {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod go_oracle_tests;
