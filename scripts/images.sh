@@ -79,7 +79,7 @@ check_binaries() {
 
 # The build context the Containerfiles expect (documented in docs/images.md).
 make_context() {
-  local ctx=$1 name
+  local ctx=$1 release=${2:-$release} name
   rm -rf "$ctx"
   mkdir -p "$ctx/bin" "$ctx/rootfs/etc" "$ctx/rootfs/tmp" "$ctx/home/nonroot" "$ctx/certs"
   for name in "${IMAGES[@]}"; do
@@ -148,9 +148,10 @@ deterministic_tar() {
   mv "$out.partial" "$out"
 }
 
-# build_all <out-dir>: every image into <out-dir>/<name>.oci.tar.
+# build_all <out-dir> [arm64-release-dir]: every image into <out-dir>/<name>.oci.tar; with an
+# arm64 release dir each archive holds an image index with linux/amd64 and linux/arm64.
 build_all() {
-  local out=$1 work ctx name version revision source tag
+  local out=$1 arm=${2:-} work ctx name version revision source tag
   mkdir -p "$out"
   work=$(mktemp -d "$out/.work.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the trap must remove this call's directory
@@ -162,17 +163,81 @@ build_all() {
   revision=$(revision_of_tree)
   source=$(source_of_workspace)
   tag=${version:-dev}
+  if [ -n "$arm" ]; then
+    make_context "$work/context-arm64" "$arm"
+  fi
   for name in "${IMAGES[@]}"; do
-    buildah build --quiet --timestamp 0 --network none --pull=never \
+    buildah build --quiet --timestamp 0 --network none --pull=never --platform linux/amd64 \
       --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
       -f "$ROOT/images/$name.Containerfile" -t "$REPO/$name:$tag" "$ctx" >/dev/null
     rm -rf "$work/oci-$name"
     buildah push --quiet --signature-policy "$work/policy.json" \
       "$REPO/$name:$tag" "oci:$work/oci-$name:$REPO/$name:$tag" >/dev/null
+    if [ -n "$arm" ]; then
+      buildah build --quiet --timestamp 0 --network none --pull=never --platform linux/arm64 \
+        --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
+        -f "$ROOT/images/$name.Containerfile" -t "$REPO/$name:$tag-arm64" "$work/context-arm64" >/dev/null
+      buildah push --quiet --signature-policy "$work/policy.json" \
+        "$REPO/$name:$tag-arm64" "oci:$work/oci-$name-arm64:$REPO/$name:$tag" >/dev/null
+      merge_into_index "$work/oci-$name" "$work/oci-$name-arm64" "$REPO/$name:$tag"
+    fi
     deterministic_tar "$work/oci-$name" "$out/$name.oci.tar"
   done
   cleanup_work "$work"
   trap - EXIT
+}
+
+# Folds the arm64 layout into the amd64 one: index.json then points (under the same ref name)
+# at an image index listing both platform manifests.
+merge_into_index() {
+  python3 - "$@" <<'PY'
+import hashlib, json, os, shutil, sys
+amd, arm, ref = sys.argv[1:4]
+manifests = []
+for layout, arch in ((amd, "amd64"), (arm, "arm64")):
+    desc = json.load(open(os.path.join(layout, "index.json")))["manifests"][0]
+    desc = {k: v for k, v in desc.items() if k != "annotations"}
+    desc["platform"] = {"architecture": arch, "os": "linux"}
+    manifests.append(desc)
+    for blob in os.listdir(os.path.join(layout, "blobs/sha256")):
+        dst = os.path.join(amd, "blobs/sha256", blob)
+        if not os.path.exists(dst):
+            shutil.copyfile(os.path.join(layout, "blobs/sha256", blob), dst)
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": manifests}, separators=(",", ":")).encode()
+digest = hashlib.sha256(index).hexdigest()
+open(os.path.join(amd, "blobs/sha256", digest), "wb").write(index)
+top = {"schemaVersion": 2, "manifests": [{
+    "mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + digest,
+    "size": len(index), "annotations": {"org.opencontainers.image.ref.name": ref}}]}
+open(os.path.join(amd, "index.json"), "w").write(json.dumps(top, separators=(",", ":")))
+PY
+}
+
+# The arm64 release dir to build from, or "" after printing why arm64 is skipped.
+arm64_release() {
+  local dir=${STEPKIT_ARM64_RELEASE:-}
+  if [ -z "$dir" ]; then
+    dir=$(dirname "$(dirname "$release")")/aarch64-unknown-linux-gnu/release
+    if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+      echo "arm64: skipped: the Rust target aarch64-unknown-linux-gnu is not installed" \
+        "('rustup target add aarch64-unknown-linux-gnu' needs the Rust distribution server)" >&2
+      return 0
+    fi
+    if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+      echo "arm64: skipped: no cross linker (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)" >&2
+      return 0
+    fi
+  fi
+  local name
+  for name in "${IMAGES[@]}"; do
+    if [ ! -x "$dir/$(binary_of "$name")" ]; then
+      echo "arm64: skipped: no $dir/$(binary_of "$name") (build with: RUSTFLAGS='-C target-feature=+crt-static'" \
+        "cargo build --release --target aarch64-unknown-linux-gnu)" >&2
+      return 0
+    fi
+  done
+  echo "$dir"
 }
 
 cleanup_work() {
@@ -187,25 +252,27 @@ cleanup_work() {
 size_table() {
   local out=$1
   python3 - "$out" "$release" "${IMAGES[@]}" <<'EOF'
-import gzip, hashlib, json, os, sys, tarfile
+import gzip, json, os, sys, tarfile
 out, release, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 binary = {"workingdirinit": "workingdir-init"}
 def mb(n): return f"{n / 1e6:.2f} MB"
-print(f"{'image':<16}{'binary':>12}{'compressed':>14}{'uncompressed':>15}  manifest digest")
+print(f"{'image':<22}{'binary':>10}{'compressed':>13}{'uncompressed':>15}  digest")
 for name in names:
     with tarfile.open(os.path.join(out, name + ".oci.tar")) as tar:
-        read = lambda p: tar.extractfile("./" + p).read()
-        index = json.loads(read("index.json"))
-        desc = index["manifests"][0]
-        digest = desc["digest"]
-        manifest = json.loads(read("blobs/sha256/" + digest.split(":")[1]))
-        compressed = desc["size"] + manifest["config"]["size"] + sum(l["size"] for l in manifest["layers"])
-        uncompressed = 0
-        for layer in manifest["layers"]:
-            blob = read("blobs/sha256/" + layer["digest"].split(":")[1])
-            uncompressed += len(gzip.decompress(blob)) if "gzip" in layer["mediaType"] else len(blob)
-    size = os.path.getsize(os.path.join(release, binary.get(name, name)))
-    print(f"{name:<16}{mb(size):>12}{mb(compressed):>14}{mb(uncompressed):>15}  {digest}")
+        read = lambda d: tar.extractfile("./blobs/sha256/" + d["digest"].split(":")[1]).read()
+        top = json.loads(tar.extractfile("./index.json").read())["manifests"][0]
+        rows = [(top, "")]
+        if top["mediaType"].endswith("index.v1+json"):
+            print(f"{name:<22}{'':>10}{'':>13}{'':>15}  {top['digest']} (index)")
+            rows = [(m, m["platform"]["architecture"]) for m in json.loads(read(top))["manifests"]]
+        for desc, arch in rows:
+            manifest = json.loads(read(desc))
+            compressed = desc["size"] + manifest["config"]["size"] + sum(l["size"] for l in manifest["layers"])
+            uncompressed = sum(len(gzip.decompress(read(l))) if "gzip" in l["mediaType"] else l["size"]
+                               for l in manifest["layers"])
+            size = os.path.getsize(os.path.join(release, binary.get(name, name))) if arch in ("", "amd64") else 0
+            label = f"{name} ({arch})" if arch else name
+            print(f"{label:<22}{mb(size) if size else '':>10}{mb(compressed):>13}{mb(uncompressed):>15}  {desc['digest']}")
 EOF
 }
 
@@ -218,13 +285,14 @@ digests() {
 
 ensure_tools
 check_binaries
-build_all "$OUT"
+arm=$(arm64_release)
+build_all "$OUT" "$arm"
 echo "images in $OUT:"
 size_table "$OUT"
 
 if $check_reproducible; then
   second=$(mktemp -d "$OUT/.repro.XXXXXX")
-  build_all "$second"
+  build_all "$second" "$arm"
   if diff <(digests "$OUT") <(digests "$second") >/dev/null; then
     echo "reproducible: a second build from scratch gave byte-identical archives"
     rm -rf "$second"
