@@ -1,0 +1,432 @@
+//! Every row of the scenario matrix (spec §3.9), through the built binary: post file, exitCode
+//! file, termination entries and exit code.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[test]
+fn success() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["sh", "-c", "echo hi"]));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(o.stdout, "hi\n");
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert!(pod.exists("run/0/status/results") && pod.exists("run/0/status/artifacts"));
+}
+
+#[test]
+fn child_exits_3() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["sh", "-c", "exit 3"]));
+    assert_eq!(o.code, Some(3));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn child_exits_3_on_error_continue() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &["-on_error", "continue"], &["sh", "-c", "exit 3"]));
+    assert_eq!(o.code, Some(0));
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("3"));
+    assert_eq!(
+        pod.termination(0),
+        vec![e("StartedAt", "", 3), e("ExitCode", "3", 3)]
+    );
+}
+
+#[test]
+fn child_killed_by_signal() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["sh", "-c", "kill -9 $$"]));
+    assert_eq!(o.code, Some(255));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn child_killed_by_signal_on_error_continue() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &["-on_error", "continue"], &["sh", "-c", "kill -9 $$"]));
+    assert_eq!(o.code, Some(0));
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("-1"));
+    assert_eq!(
+        pod.termination(0),
+        vec![e("StartedAt", "", 3), e("ExitCode", "-1", 3)]
+    );
+}
+
+#[test]
+fn command_not_found() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["no-such-command-stepkit"]));
+    assert_eq!(o.code, Some(1));
+    assert!(
+        o.stderr.contains(
+            "Error executing command: exec: \"no-such-command-stepkit\": executable file not found in $PATH"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn command_not_executable() {
+    let pod = Pod::new();
+    pod.write("scripts/plain", "echo hi\n");
+    let script = pod.t("scripts/plain");
+    let o = run(pod.step(0, &[], &[&script]));
+    assert_eq!(o.code, Some(1));
+    assert!(o.stderr.contains(&format!("fork/exec {script}: permission denied")), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn previous_step_failed() {
+    let pod = Pod::new();
+    pod.write("run/0/out.err", "");
+    let marker = pod.t("ran");
+    let o = run(pod.step(
+        1,
+        &["-wait_file", &pod.t("run/0/out")],
+        &["sh", "-c", &format!("touch {marker}")],
+    ));
+    assert_eq!(o.code, Some(1));
+    assert!(o.stderr.contains("Skipping step because a previous step failed"), "{}", o.stderr);
+    assert!(!pod.exists("ran"));
+    assert_eq!(pod.post(1), "out.err");
+    assert_eq!(pod.exit_code_file(1), None);
+    assert_eq!(
+        pod.termination(1),
+        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+    );
+}
+
+#[test]
+fn previous_step_failed_with_breakpoint_on_failure_runs() {
+    let pod = Pod::new();
+    pod.write("run/0/out.err", "");
+    let o = run(pod.step(
+        1,
+        &["-wait_file", &pod.t("run/0/out"), "-breakpoint_on_failure"],
+        &["true"],
+    ));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(pod.post(1), "out");
+    assert_eq!(pod.exit_code_file(1).as_deref(), Some("0"));
+    assert_eq!(pod.termination(1), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn wait_stat_error() {
+    let pod = Pod::new();
+    pod.write("notadir", "");
+    // ENOTDIR for everyone (EACCES would not happen as root).
+    let wait = pod.t("notadir/out");
+    let o = run(pod.step(1, &["-wait_file", &wait], &["true"]));
+    assert_eq!(o.code, Some(1));
+    assert!(
+        o.stderr.contains(&format!(
+            "Error executing command: waiting for \"{wait}\": stat {wait}: not a directory"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(pod.post(1), "out.err");
+    assert_eq!(pod.exit_code_file(1), None);
+    assert_eq!(pod.termination(1), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn timeout() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &["-timeout", "300ms"], &["sleep", "30"]));
+    assert_eq!(o.code, Some(1));
+    assert!(o.stderr.contains("context deadline exceeded"), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(
+        pod.termination(0),
+        vec![e("StartedAt", "", 3), e("Reason", "TimeoutExceeded", 3)]
+    );
+}
+
+#[test]
+fn cancel_file_gets_content() {
+    let pod = Pod::new();
+    let started = pod.t("started");
+    let child = spawn(pod.step(
+        0,
+        &[],
+        &["sh", "-c", &format!("touch {started}; exec sleep 30")],
+    ));
+    assert!(eventually(LONG, || pod.exists("started")));
+    pod.write_atomic("downward/cancel", "CANCEL");
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(9), "{}", o.stderr);
+    assert!(o.stderr.contains("Step was cancelled"), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
+    assert_eq!(
+        pod.termination(0),
+        vec![e("StartedAt", "", 3), e("Reason", "Cancelled", 3)]
+    );
+}
+
+#[test]
+fn when_expressions_false() {
+    let pod = Pod::new();
+    let o = run(pod.step(
+        0,
+        &[
+            "--when_expressions",
+            r#"[{"input":"foo","operator":"in","values":["bar"]}]"#,
+        ],
+        &["sh", "-c", "exit 5"],
+    ));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.contains("Step was skipped due to when expressions were evaluated to false."));
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
+    assert_eq!(
+        pod.termination(0),
+        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+    );
+}
+
+#[test]
+fn when_expression_cel_error() {
+    let pod = Pod::new();
+    let o = run(pod.step(
+        0,
+        &["--when_expressions", r#"[{"cel":"'foo'"}]"#],
+        &["true"],
+    ));
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn negative_timeout() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &["-timeout", "-1s"], &["true"]));
+    assert_eq!(o.code, Some(1));
+    assert!(o.stderr.contains("Error executing command: negative timeout specified"), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn debug_before_step_fail_continue() {
+    let pod = Pod::new();
+    let child = spawn(pod.step(0, &["-debug_before_step"], &["true"]));
+    std::thread::sleep(Duration::from_millis(200));
+    pod.write("run/0/out.beforestepexit.err", "1\n");
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("debug before step breakpoint has taken effect"));
+    assert!(o.stderr.contains(
+        "Skipping execute step script because before step breakpoint fail-continue"
+    ));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn debug_before_step_continue_runs() {
+    let pod = Pod::new();
+    let child = spawn(pod.step(0, &["-debug_before_step"], &["true"]));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(pod.post(0), "none");
+    pod.write("run/0/out.beforestepexit", "0\n");
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out");
+}
+
+#[test]
+fn failure_with_breakpoint_on_failure() {
+    let pod = Pod::new();
+    let child = spawn(pod.step(0, &["-breakpoint_on_failure"], &["sh", "-c", "exit 4"]));
+    assert!(eventually(LONG, || pod.read("termination-0").is_some_and(|m| m.contains("StartedAt"))));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(pod.post(0), "none");
+    pod.write_atomic("run/0/out.breakpointexit", "7\n");
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(7), "{}", o.stderr);
+    assert!(o.stderr.contains("debug onFailure breakpoint has taken effect"));
+    assert!(o.stderr.contains("Breakpoint exiting with exit code 7"));
+    assert_eq!(pod.post(0), "none");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn results_above_4096_bytes() {
+    let pod = Pod::new();
+    pod.write("results/big", &"x".repeat(5000));
+    let o = run(pod.step(0, &["-results", "big"], &["true"]));
+    assert_eq!(o.code, Some(1));
+    assert!(o.stderr.contains(
+        "Termination message is above max allowed size 4096, caused by large task result."
+    ));
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn empty_platform_command() {
+    let pod = Pod::new();
+    let mut c = pod.step(0, &[], &[]);
+    c.env("TEKTON_PLATFORM_COMMANDS", platform_commands(&[]));
+    let o = run(c);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn sigterm_while_child_runs_is_forwarded() {
+    let pod = Pod::new();
+    let started = pod.t("started");
+    let child = spawn(pod.step(
+        0,
+        &[],
+        &["sh", "-c", &format!("touch {started}; exec sleep 30")],
+    ));
+    assert!(eventually(LONG, || pod.exists("started")));
+    kill(child.id(), libc::SIGTERM);
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(255), "{}", o.stderr);
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn sigterm_while_waiting_ends_the_process() {
+    let pod = Pod::new();
+    let child = spawn(pod.step(1, &["-wait_file", &pod.t("run/0/out")], &["true"]));
+    assert!(eventually(LONG, || pod.exists("run/1/status/results")));
+    std::thread::sleep(Duration::from_millis(100));
+    kill(child.id(), libc::SIGTERM);
+    let o = finish(child, LONG);
+    // Not PID 1 here: killed by the signal itself (PID 1 would exit 2).
+    assert_eq!(o.signal, Some(libc::SIGTERM));
+    assert_eq!(pod.post(1), "none");
+    assert!(pod.read("termination-1").is_none());
+}
+
+#[test]
+fn step_and_task_results_and_artifacts() {
+    let pod = Pod::new();
+    pod.write("results/digest", "sha256:abc");
+    pod.write("artifacts/provenance.json", "{\"a\":1}");
+    let res = pod.t("run/0/status/results/report");
+    let art = pod.t("run/0/status/artifacts/provenance.json");
+    let o = run(pod.step(
+        0,
+        &["-results", "digest,absent", "-step_results", "report"],
+        &["sh", "-c", &format!("printf 'https://r<&>' > {res}; printf '{{}}' > {art}")],
+    ));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(
+        pod.termination(0),
+        vec![
+            e("digest", "sha256:abc", 1),
+            e("report", "https://r<&>", 4),
+            e("StartedAt", "", 3),
+            e(&art, "{}", 5),
+            e(&pod.t("artifacts/provenance.json"), "{\"a\":1}", 6),
+        ]
+    );
+    // Go escapes <, > and & in JSON.
+    assert!(pod.read("termination-0").unwrap().contains("https://r\\u003c\\u0026\\u003e"));
+}
+
+#[test]
+fn sidecar_logs_keep_results_out_of_the_message() {
+    let pod = Pod::new();
+    pod.write("results/digest", "sha256:abc");
+    let o = run(pod.step(0, &["-results", "digest", "-result_from", "sidecar-logs"], &["true"]));
+    assert_eq!(o.code, Some(0));
+    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+}
+
+#[test]
+fn compressed_message() {
+    let pod = Pod::new();
+    for i in 0..40 {
+        pod.write(&format!("results/r{i}"), "the same value again and again");
+    }
+    let names: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+    let o = run(pod.step(
+        0,
+        &["-results", &names.join(","), "-compress_termination_message=true"],
+        &["true"],
+    ));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let raw = std::fs::read(pod.t("termination-0")).unwrap();
+    assert!(raw.starts_with(b"tknz:"));
+    let entries = termination::parse_message(&raw).expect("parse");
+    assert_eq!(entries.len(), 41);
+}
+
+#[test]
+fn tee_to_files() {
+    let pod = Pod::new();
+    let out = pod.root().join("workspace/logs/out.log");
+    let err = pod.root().join("workspace/logs/err.log");
+    let o = run(pod.step(
+        0,
+        &[
+            "-stdout_path",
+            &out.to_string_lossy(),
+            "-stderr_path",
+            &err.to_string_lossy(),
+        ],
+        &["sh", "-c", "echo to-out; echo to-err >&2"],
+    ));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(o.stdout, "to-out\n");
+    assert!(o.stderr.contains("to-err\n"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "to-out\n");
+    assert_eq!(std::fs::read_to_string(&err).unwrap(), "to-err\n");
+}
+
+#[test]
+fn stdin_is_dev_null() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["sh", "-c", "cat; echo end"]));
+    assert_eq!(o.code, Some(0));
+    assert_eq!(o.stdout, "end\n");
+}
+
+#[test]
+fn child_gets_own_process_group() {
+    let pod = Pod::new();
+    let o = run(pod.step(0, &[], &["sh", "-c", "ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/$$/stat; echo $$"]));
+    assert_eq!(o.code, Some(0));
+    let lines: Vec<&str> = o.stdout.split_whitespace().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stdout);
+    assert_eq!(lines[0], lines[1], "pgid must equal the child's pid");
+}
