@@ -1,1 +1,198 @@
-//! (being built)
+//! Command selection from `TEKTON_PLATFORM_COMMANDS` (spec §1.5).
+//!
+//! When a step has no `command`, the controller cannot name the image's entrypoint in `-entrypoint`;
+//! it puts a JSON object `{"<os>/<arch>[/<variant>]": [argv…]}` in the environment instead and the
+//! entrypoint picks the entry matching the platform it was built for, using Go's platform names.
+
+use std::collections::HashMap;
+
+/// Go's `GOOS` name for the operating system this binary was built for.
+fn goos() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "darwin"
+    } else {
+        std::env::consts::OS
+    }
+}
+
+/// Go's `GOARCH` name for the CPU this binary was built for.
+fn goarch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "mips64" if cfg!(target_endian = "little") => "mips64le",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        "loongarch64" => "loong64",
+        other => other, // arm, s390x, riscv64, mips64, mips share Go's names
+    }
+}
+
+/// The CPU variant Tekton's `platforms` package reports: only ARM has one.
+fn variant(os: &str, arch: &str) -> &'static str {
+    match (os, arch) {
+        (_, "arm64") => "v8",
+        ("darwin" | "windows", "arm") => "v7",
+        (_, "arm") => "unknown",
+        _ => "",
+    }
+}
+
+/// Go-style platform string of this build: `linux/amd64`, `linux/arm64/v8`, `linux/arm/unknown`…
+/// (`GOOS/GOARCH[/variant]`, as Tekton's `platforms.NewPlatform().Format()`).
+pub fn current() -> String {
+    let (os, arch) = (goos(), goarch());
+    match variant(os, arch) {
+        "" => format!("{os}/{arch}"),
+        v => format!("{os}/{arch}/{v}"),
+    }
+}
+
+/// Picks the command for `platform` from the value of `TEKTON_PLATFORM_COMMANDS`.
+///
+/// `env` unset or empty is a JSON error (`unexpected end of JSON input`, like Go). The exact
+/// platform key wins; otherwise the key without the last `/segment` (a variant-less entry);
+/// otherwise ``could not find command for platform "<p>"``.
+pub fn select_command(env: Option<&str>, platform: &str) -> Result<Vec<String>, String> {
+    let json = env.unwrap_or("");
+    // `null` decodes to an empty map in Go; an entry whose value is `null` is a found, empty command.
+    let commands: Option<HashMap<String, Option<Vec<String>>>> =
+        serde_json::from_str(json).map_err(|e| go_json_error(&e))?;
+    let commands = commands.unwrap_or_default();
+    if let Some(cmd) = commands.get(platform) {
+        return Ok(cmd.clone().unwrap_or_default());
+    }
+    if let Some((without_variant, _)) = platform.rsplit_once('/') {
+        if let Some(cmd) = commands.get(without_variant) {
+            return Ok(cmd.clone().unwrap_or_default());
+        }
+    }
+    Err(format!(
+        "could not find command for platform {}",
+        goflag::go_quote(platform)
+    ))
+}
+
+/// Words a JSON decoding error the way Go's `encoding/json` does where the wording is well known.
+fn go_json_error(err: &serde_json::Error) -> String {
+    if err.is_eof() {
+        "unexpected end of JSON input".to_string()
+    } else {
+        err.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmds(entries: &[(&str, &[&str])]) -> String {
+        let map: HashMap<&str, &[&str]> = entries.iter().copied().collect();
+        serde_json::to_string(&map).unwrap()
+    }
+
+    #[test]
+    fn platform_exists() {
+        let env = cmds(&[
+            ("linux/amd64", &["my", "command"]),
+            ("linux/s390x", &["other", "one"]),
+        ]);
+        assert_eq!(
+            select_command(Some(&env), "linux/amd64").unwrap(),
+            ["my", "command"]
+        );
+    }
+
+    #[test]
+    fn platform_not_found() {
+        let env = cmds(&[
+            ("linux/amd64", &["my", "command"]),
+            ("linux/s390x", &["other", "one"]),
+        ]);
+        assert_eq!(
+            select_command(Some(&env), "linux/ppc64le").unwrap_err(),
+            r#"could not find command for platform "linux/ppc64le""#
+        );
+    }
+
+    #[test]
+    fn platform_fallback() {
+        let env = cmds(&[
+            ("linux/amd64", &["my", "command"]),
+            ("linux/s390x", &["other", "one"]),
+        ]);
+        assert_eq!(
+            select_command(Some(&env), "linux/amd64/v8").unwrap(),
+            ["my", "command"]
+        );
+    }
+
+    #[test]
+    fn platform_fallback_not_needed() {
+        let env = cmds(&[
+            ("linux/amd64", &["other", "one"]),
+            ("linux/amd64/v8", &["my", "command"]),
+        ]);
+        assert_eq!(
+            select_command(Some(&env), "linux/amd64/v8").unwrap(),
+            ["my", "command"]
+        );
+    }
+
+    #[test]
+    fn arm64_variant_falls_back_to_key_without_variant() {
+        let env = cmds(&[("linux/arm64", &["my", "command"])]);
+        assert_eq!(
+            select_command(Some(&env), "linux/arm64/v8").unwrap(),
+            ["my", "command"]
+        );
+    }
+
+    #[test]
+    fn fallback_drops_only_the_last_segment() {
+        let env = cmds(&[("linux", &["os", "only"])]);
+        assert_eq!(
+            select_command(Some(&env), "linux/amd64").unwrap(),
+            ["os", "only"]
+        );
+    }
+
+    #[test]
+    fn missing_or_empty_variable_is_a_json_error() {
+        for env in [None, Some("")] {
+            assert_eq!(
+                select_command(env, "linux/amd64").unwrap_err(),
+                "unexpected end of JSON input"
+            );
+        }
+        assert!(select_command(Some("{\"linux/amd64\": 1}"), "linux/amd64").is_err());
+        assert!(select_command(Some("[]"), "linux/amd64").is_err());
+    }
+
+    #[test]
+    fn null_map_finds_nothing_and_null_entry_is_empty_command() {
+        assert!(
+            select_command(Some("null"), "linux/amd64")
+                .unwrap_err()
+                .starts_with("could not find command")
+        );
+        assert_eq!(
+            select_command(Some(r#"{"linux/amd64":null}"#), "linux/amd64").unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn current_platform_uses_go_names() {
+        let p = current();
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        assert_eq!(p, "linux/amd64");
+        #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+        assert_eq!(p, "linux/arm64/v8");
+        #[cfg(all(target_os = "linux", target_arch = "arm"))]
+        assert_eq!(p, "linux/arm/unknown");
+        assert!(p.contains('/'));
+    }
+}
