@@ -154,21 +154,21 @@ impl<'de> Visitor<'de> for EntryVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
         let mut entry = RunResult::default();
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(GoStr(name)) = map.next_key::<GoStr>()? {
             match field_of(&name) {
                 // A JSON null leaves a Go string field unchanged.
                 Field::Key => {
-                    if let Some(s) = map.next_value::<Option<String>>()? {
+                    if let Some(GoStr(s)) = map.next_value::<Option<GoStr>>()? {
                         entry.key = s;
                     }
                 }
                 Field::Value => {
-                    if let Some(s) = map.next_value::<Option<String>>()? {
+                    if let Some(GoStr(s)) = map.next_value::<Option<GoStr>>()? {
                         entry.value = s.into_bytes();
                     }
                 }
                 Field::ResourceName => {
-                    if let Some(s) = map.next_value::<Option<String>>()? {
+                    if let Some(GoStr(s)) = map.next_value::<Option<GoStr>>()? {
                         entry.resource_name = s;
                     }
                 }
@@ -182,6 +182,46 @@ impl<'de> Visitor<'de> for EntryVisitor {
             }
         }
         Ok(Entry(entry))
+    }
+}
+
+/// A JSON string decoded as Go does: a `\u` escape of an unpaired UTF-16 surrogate becomes
+/// U+FFFD instead of an error. serde_json hands such strings over as WTF-8 bytes when asked
+/// for bytes; every encoded surrogate (`ED A0..BF xx`) is then replaced.
+struct GoStr(String);
+
+impl<'de> Deserialize<'de> for GoStr {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_bytes(GoStrVisitor)
+    }
+}
+
+struct GoStrVisitor;
+
+impl<'de> Visitor<'de> for GoStrVisitor {
+    type Value = GoStr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<GoStr, E> {
+        Ok(GoStr(v.to_string()))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<GoStr, E> {
+        let mut out = Vec::with_capacity(v.len());
+        let mut i = 0;
+        while i < v.len() {
+            if v[i] == 0xed && v.get(i + 1).is_some_and(|b| (0xa0..=0xbf).contains(b)) {
+                out.extend_from_slice("\u{fffd}".as_bytes());
+                i += 3;
+            } else {
+                out.push(v[i]);
+                i += 1;
+            }
+        }
+        Ok(GoStr(go_lossy_utf8(&out).into_owned()))
     }
 }
 

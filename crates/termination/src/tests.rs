@@ -502,3 +502,12 @@ fn upstream_twenty_digests_are_compressed_and_smaller() {
         two
     );
 }
+
+#[test]
+fn unpaired_surrogate_escapes_become_replacement_chars() {
+    // Go: `\ud800x\udc00\ud800\u0041` decodes to "\u{fffd}x\u{fffd}\u{fffd}A".
+    let got = parse_message(br#"[{"key":"a","value":"\ud800x\udc00\ud800\u0041"}]"#).unwrap();
+    assert_eq!(got[0].value, "\u{fffd}x\u{fffd}\u{fffd}A".as_bytes());
+    let got = parse_message(br#"[{"key":"a","value":"\ud83d\ude00"}]"#).unwrap();
+    assert_eq!(got[0].value, "😀".as_bytes());
+}
