@@ -112,14 +112,13 @@ fn split_host_port(hp: &str) -> Option<(&str, &str)> {
 
 /// `github.com` + `/org/repo` → `github.com--org--repo`.
 pub fn ssh_host_alias(host: &str, path: &str) -> String {
-    format!(
-        "{host}--{}",
-        path.trim_start_matches('/').replace('/', "--")
-    )
+    // Go's TrimPrefix removes one leading slash only (`//x` keeps one: `host----x`).
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    format!("{host}--{}", trimmed.replace('/', "--"))
 }
 
 fn instead_of_blocks(alias: &str, host: &str, port: &str, path: &str) -> String {
-    let p = path.trim_start_matches('/');
+    let p = path.strip_prefix('/').unwrap_or(path);
     let mut out = format!("[url \"git@{alias}:{p}.git\"]\n\tinsteadOf = git@{host}:{p}.git\n");
     if port == "22" {
         out.push_str(&format!(
@@ -250,6 +249,12 @@ mod tests {
         assert_eq!(
             ssh_host_alias("github.com", "/org/repo"),
             "github.com--org--repo"
+        );
+        assert_eq!(ssh_host_alias("ssh", "//h/x"), "ssh----h--x");
+        assert_eq!(
+            instead_of_blocks("ssh----h--x", "ssh", "", "//h/x"),
+            "[url \"git@ssh----h--x:/h/x.git\"]\n\tinsteadOf = git@ssh:/h/x.git\n\
+             [url \"ssh://ssh----h--x//h/x.git\"]\n\tinsteadOf = ssh://ssh://h/x.git\n"
         );
     }
 }
