@@ -110,11 +110,26 @@ fn setup(uid: u32, gid: u32) -> Setup {
             ("known_hosts", "github.com ssh-ed25519 AAAA"),
         ],
     );
+    // Readable by the step's user whatever the umask (secret volumes are 0755/0644).
+    let mut stack = vec![tekton.clone()];
+    while let Some(d) = stack.pop() {
+        if d != creds {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
     Setup { _dir: dir, tekton }
 }
 
 fn run_child(s: &Setup, home: &Path, uid: u32, gid: u32) -> (BTreeMap<String, String>, String) {
-    let exe = std::env::current_exe().unwrap();
+    // A copy the unprivileged user can execute, whatever the umask of the build.
+    let exe = s._dir.path().join("step-child");
+    fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", "step_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
