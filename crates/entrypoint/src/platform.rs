@@ -4,6 +4,7 @@
 //! it puts a JSON object `{"<os>/<arch>[/<variant>]": [argv…]}` in the environment instead and the
 //! entrypoint picks the entry matching the platform it was built for, using Go's platform names.
 
+use crate::substitute::gojson::{self, Json};
 use std::collections::HashMap;
 
 /// Go's `GOOS` name for the operating system this binary was built for.
@@ -56,32 +57,39 @@ pub fn current() -> String {
 /// platform key wins; otherwise the key without the last `/segment` (a variant-less entry);
 /// otherwise ``could not find command for platform "<p>"``.
 pub fn select_command(env: Option<&str>, platform: &str) -> Result<Vec<String>, String> {
-    let json = env.unwrap_or("");
-    // `null` decodes to an empty map in Go; an entry whose value is `null` is a found, empty command.
-    let commands: Option<HashMap<String, Option<Vec<String>>>> =
-        serde_json::from_str(json).map_err(|e| go_json_error(&e))?;
-    let commands = commands.unwrap_or_default();
-    if let Some(cmd) = commands.get(platform) {
-        return Ok(cmd.clone().unwrap_or_default());
-    }
-    if let Some((without_variant, _)) = platform.rsplit_once('/') {
-        if let Some(cmd) = commands.get(without_variant) {
-            return Ok(cmd.clone().unwrap_or_default());
-        }
-    }
-    Err(format!(
-        "could not find command for platform {}",
-        goflag::go_quote(platform)
-    ))
+    let commands = decode_commands(env.unwrap_or(""))?;
+    let lookup = |key: &str| commands.get(key).cloned();
+    let without_variant = platform.rsplit_once('/').map(|(head, _)| head);
+    lookup(platform)
+        .or_else(|| without_variant.and_then(lookup))
+        .ok_or_else(|| {
+            format!(
+                "could not find command for platform {}",
+                goflag::go_quote(platform)
+            )
+        })
 }
 
-/// Words a JSON decoding error the way Go's `encoding/json` does where the wording is well known.
-fn go_json_error(err: &serde_json::Error) -> String {
-    if err.is_eof() {
-        "unexpected end of JSON input".to_string()
-    } else {
-        err.to_string()
+/// Go `json.Unmarshal` into `map[string][]string`: `null` is an empty map, a `null` entry an
+/// empty command, `null` elements empty strings, and a later duplicate key wins.
+fn decode_commands(json: &str) -> Result<HashMap<String, Vec<String>>, String> {
+    let members = match gojson::parse(json)? {
+        Json::Null => return Ok(HashMap::new()),
+        Json::Object(members) => members,
+        other => {
+            return Err(gojson::type_error(
+                &other,
+                "Go value",
+                "map[string][]string",
+            ));
+        }
+    };
+    let mut commands = HashMap::new();
+    for (platform, argv) in members {
+        let argv = gojson::decode_string_list(&argv, "Go value")?.unwrap_or_default();
+        commands.insert(platform, argv);
     }
+    Ok(commands)
 }
 
 #[cfg(test)]
@@ -181,6 +189,14 @@ mod tests {
         assert_eq!(
             select_command(Some(r#"{"linux/amd64":null}"#), "linux/amd64").unwrap(),
             Vec::<String>::new()
+        );
+        assert_eq!(
+            select_command(
+                Some(r#"{"linux/amd64":["a"],"linux/amd64":["b",null]}"#),
+                "linux/amd64"
+            )
+            .unwrap(),
+            ["b", ""]
         );
     }
 

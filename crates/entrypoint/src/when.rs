@@ -93,7 +93,7 @@ pub fn allow_exec(exprs: &[WhenExpression]) -> Result<bool, String> {
 pub fn evaluate_cel(source: &str) -> Result<bool, String> {
     let expression = cel::parser::PrattParser::new()
         .parse(source)
-        .map_err(|e| format!("ERROR: <input>:{}", e.to_string().trim_end()))?;
+        .map_err(|e| e.to_string().trim_end().to_string())?;
     let mut context = cel::Context::default();
     context
         .add_function("matches", cel_matches)
@@ -261,6 +261,19 @@ mod tests {
         for expr in ["'a' in ['b']", "size([]) > 0", "false || 2 < 1"] {
             assert_eq!(evaluate_cel(expr), Ok(false), "{expr}");
         }
+    }
+
+    #[test]
+    fn cel_syntax_errors_read_like_cel_go() {
+        let err = evaluate_cel("(").unwrap_err();
+        assert!(err.starts_with("ERROR: <input>:1:2: "), "{err}");
+    }
+
+    #[test]
+    fn cel_known_differences_from_cel_go() {
+        // cel-go rejects these at compile time (type check / no chrono); documented deviations.
+        assert_eq!(evaluate_cel("1 == 'a'"), Ok(false));
+        assert!(evaluate_cel("timestamp('2024-01-01T00:00:00Z') > timestamp(0)").is_err());
     }
 
     #[test]
