@@ -195,9 +195,9 @@ impl<'a> FlagSet<'a> {
                     Value::Duration(_) => {
                         Value::Duration(parse_duration(text).map_err(|_| invalid("parse error"))?)
                     }
-                    Value::Uint(_) => Value::Uint(parse_uint(text).map_err(|e| invalid(e))?),
-                    Value::Int(_) => Value::Int(parse_int(text).map_err(|e| invalid(e))?),
-                    Value::Float(_) => Value::Float(parse_float(text).map_err(|e| invalid(e))?),
+                    Value::Uint(_) => Value::Uint(parse_uint(text).map_err(invalid)?),
+                    Value::Int(_) => Value::Int(parse_int(text).map_err(invalid)?),
+                    Value::Float(_) => Value::Float(parse_float(text).map_err(invalid)?),
                     Value::List(_) => {
                         if let Some(set) = def.setter.as_mut() {
                             set(text).map_err(|e| invalid(&e))?;
@@ -417,10 +417,8 @@ fn split_radix(s: &str) -> Option<(String, u32)> {
     } else {
         (s, 10, false)
     };
-    if body.contains('_') {
-        if !prefixed || !underscore_ok(s) {
-            return None;
-        }
+    if body.contains('_') && (!prefixed || !underscore_ok(s)) {
+        return None;
     }
     let digits: String = body.chars().filter(|c| *c != '_').collect();
     if digits.is_empty() {
@@ -482,7 +480,10 @@ pub fn parse_float(s: &str) -> Result<f64, &'static str> {
     let t = s.trim_start_matches(['+', '-']);
     let lower = t.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" || lower == "nan" {
-        return s.to_ascii_lowercase().parse::<f64>().map_err(|_| "parse error");
+        return s
+            .to_ascii_lowercase()
+            .parse::<f64>()
+            .map_err(|_| "parse error");
     }
     if s.contains('_') {
         return Err("parse error");
@@ -542,7 +543,10 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
                 if overflow {
                     continue;
                 }
-                match frac.checked_mul(10).and_then(|f| f.checked_add((b - b'0') as u64)) {
+                match frac
+                    .checked_mul(10)
+                    .and_then(|f| f.checked_add((b - b'0') as u64))
+                {
                     Some(f) if f <= (1u64 << 63) => {
                         frac = f;
                         scale *= 10.0;
@@ -757,8 +761,14 @@ mod tests {
             Err(FlagError::Invalid(m)) => m,
             other => panic!("{other:?}"),
         };
-        assert_eq!(e(&mut fs, &["-nope"]), "flag provided but not defined: -nope");
-        assert_eq!(e(&mut fs, &["-wait_file"]), "flag needs an argument: -wait_file");
+        assert_eq!(
+            e(&mut fs, &["-nope"]),
+            "flag provided but not defined: -nope"
+        );
+        assert_eq!(
+            e(&mut fs, &["-wait_file"]),
+            "flag needs an argument: -wait_file"
+        );
         assert_eq!(
             e(&mut fs, &["-timeout", "5"]),
             "invalid value \"5\" for flag -timeout: parse error"
@@ -813,9 +823,18 @@ mod tests {
         assert_eq!(ok("1h1m1s1ms1us1ns"), 3_661_001_001_001);
         assert_eq!(ok("2562047h47m16.854775807s"), i64::MAX);
         assert_eq!(ok("-2562047h47m16.854775808s"), i64::MIN);
-        assert_eq!(parse_duration("1").unwrap_err(), "time: missing unit in duration \"1\"");
-        assert_eq!(parse_duration("").unwrap_err(), "time: invalid duration \"\"");
-        assert_eq!(parse_duration("1x").unwrap_err(), "time: unknown unit \"x\" in duration \"1x\"");
+        assert_eq!(
+            parse_duration("1").unwrap_err(),
+            "time: missing unit in duration \"1\""
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            "time: invalid duration \"\""
+        );
+        assert_eq!(
+            parse_duration("1x").unwrap_err(),
+            "time: unknown unit \"x\" in duration \"1x\""
+        );
         assert!(parse_duration(".s").is_err());
         assert!(parse_duration("-").is_err());
         assert!(parse_duration("2562047h47m16.854775808s").is_err());
@@ -841,7 +860,10 @@ mod tests {
         assert_eq!(parse_uint("1_000"), Err("parse error"));
         assert_eq!(parse_uint("0x_1_0"), Ok(16));
         assert_eq!(parse_uint(""), Err("parse error"));
-        assert_eq!(parse_uint("18446744073709551616"), Err("value out of range"));
+        assert_eq!(
+            parse_uint("18446744073709551616"),
+            Err("value out of range")
+        );
         assert_eq!(parse_int("-5"), Ok(-5));
         assert_eq!(parse_int("-9223372036854775808"), Ok(i64::MIN));
     }
@@ -851,7 +873,9 @@ mod tests {
         let fs = set();
         let u = fs.usage();
         assert!(u.starts_with("Usage of entrypoint:\n  -basic-git value\n    \tcreds\n"));
-        assert!(u.contains("  -termination_path string\n    \tpath (default \"/tekton/termination\")\n"));
+        assert!(u.contains(
+            "  -termination_path string\n    \tpath (default \"/tekton/termination\")\n"
+        ));
         assert!(u.contains("  -wait_file_content\n    \tcontent\n"));
     }
 }

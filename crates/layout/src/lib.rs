@@ -133,10 +133,7 @@ mod tests {
         let l = Layout::default();
         assert_eq!(l.step_status_dir(2), Path::new("/tekton/run/2/status"));
         assert_eq!(l.cancel_file(), Path::new("/tekton/downward/cancel"));
-        assert_eq!(
-            l.step_dir("build"),
-            Path::new("/tekton/steps/step-build")
-        );
+        assert_eq!(l.step_dir("build"), Path::new("/tekton/steps/step-build"));
         assert_eq!(l.creds_secrets_dir(), Path::new("/tekton/creds-secrets"));
         assert_eq!(l.workspace(), Path::new("/workspace"));
     }
