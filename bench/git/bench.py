@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Clone benchmark: stepkit git-init versus the git CLI.
+
+Generates repositories with the git CLI (1k and 20k files, each with and without a
+submodule, a few commits of history), serves them with `git daemon` on 127.0.0.1 and measures
+wall time and peak RSS of
+
+  * git-init      the binary under test (`-url -path -depth`, submodules on, like the Task)
+  * git-sequence  upstream git-init's command sequence with the git CLI
+                  (init, remote add, fetch --depth --update-head-ok --force, checkout -f,
+                  submodule update --recursive --init --force --depth)
+  * git-clone     `git clone [--depth=N] --recurse-submodules` for reference
+
+for depth 1 and a full clone. Peak RSS is the largest process of the run (GNU time's %M, or
+getrusage(RUSAGE_CHILDREN) when /usr/bin/time is missing), so for the git CLI it is its
+biggest child (usually index-pack or checkout).
+
+Usage: bench.py GIT_INIT_BINARY OUT.json [--quick] [--trials N] [--keep]
+Prints a Markdown table on stdout and writes the raw numbers as JSON.
+Requires: git with `git daemon` (Debian: git; time for /usr/bin/time).
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+GIT_ENV_KEYS_TO_DROP = (
+    "GIT_DIR", "GIT_WORK_TREE", "XDG_CONFIG_HOME", "http_proxy", "https_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "SSH_AUTH_SOCK",
+)
+
+
+def clean_env(home):
+    env = {k: v for k, v in os.environ.items() if k not in GIT_ENV_KEYS_TO_DROP}
+    env.update({
+        "HOME": home,
+        "GIT_CONFIG_GLOBAL": os.path.join(home, ".gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z",
+    })
+    return env
+
+
+def git(env, cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_repo(env, path, files, commits=5):
+    os.makedirs(path)
+    git(env, path, "init", "-q", "-b", "main")
+    per_dir = 100
+    for i in range(files):
+        d = os.path.join(path, "src", f"d{i // per_dir:04d}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:06d}.txt"), "w") as f:
+            # ~1 KiB of mostly unique text per file.
+            f.write((f"file {i} line {{}} " * 4 + "\n").format(*range(4)) * 12)
+    git(env, path, "add", "-A")
+    git(env, path, "commit", "-q", "-m", "initial")
+    for c in range(1, commits):
+        for i in range(0, files, max(1, files // 100)):
+            p = os.path.join(path, "src", f"d{i // per_dir:04d}", f"f{i:06d}.txt")
+            with open(p, "a") as f:
+                f.write(f"change {c}\n")
+        git(env, path, "commit", "-q", "-am", f"change {c}")
+
+
+def add_submodule(env, repo, sub_name):
+    git(env, repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q",
+        f"../{sub_name}", "vendor/lib")
+    git(env, repo, "commit", "-q", "-m", "add submodule")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    def __init__(self, base, env):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
+             "--listen=127.0.0.1", f"--port={self.port}", base],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError("git daemon did not start")
+                time.sleep(0.05)
+
+    def url(self, name):
+        return f"git://127.0.0.1:{self.port}/{name}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def measure(argv, env, cwd):
+    """Runs argv; returns (wall seconds, peak RSS KiB)."""
+    if GNU_TIME:
+        with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+            start = time.monotonic()
+            r = subprocess.run([GNU_TIME, "-o", tf.name, "-f", "%e %M", *argv], env=env, cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wall = time.monotonic() - start
+            if r.returncode != 0:
+                raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
+            _, rss = tf.read().strip().splitlines()[-1].split()
+            return wall, int(rss)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
+    r = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.monotonic() - start
+    if r.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # RUSAGE_CHILDREN is a high-water mark over all children: only an upper bound.
+    return wall, max(after, before)
+
+
+def git_sequence_script(url, out, depth):
+    d = f" --depth={depth}" if depth > 0 else ""
+    unset = "git config --unset remote.origin.fetch && " if depth > 0 else ""
+    return (
+        f"set -e; git init -q '{out}' && cd '{out}' && git remote add origin '{url}' && {unset}"
+        f"git fetch -q --recurse-submodules=yes{d} origin --update-head-ok --force '' && "
+        f"git checkout -q -f FETCH_HEAD && git submodule -q update --recursive --init --force{d}"
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("binary")
+    ap.add_argument("out_json")
+    ap.add_argument("--quick", action="store_true", help="1 trial, small repositories only")
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    a = ap.parse_args()
+    binary = os.path.abspath(a.binary)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"not executable: {binary}")
+    if shutil.which("git") is None:
+        sys.exit("git CLI not installed")
+    trials = 1 if a.quick else a.trials
+    sizes = [("1k", 1000)] if a.quick else [("1k", 1000), ("20k", 20000)]
+
+    work = tempfile.mkdtemp(prefix="stepkit-git-bench-")
+    try:
+        home = os.path.join(work, "home")
+        os.makedirs(home)
+        env = clean_env(home)
+        srv = os.path.join(work, "srv")
+        os.makedirs(srv)
+        repos = []
+        for label, n in sizes:
+            print(f"generating {label} repositories ...", file=sys.stderr)
+            make_repo(env, os.path.join(srv, f"r{label}"), n)
+            make_repo(env, os.path.join(srv, f"lib{label}"), max(10, n // 10), commits=3)
+            shutil.copytree(os.path.join(srv, f"r{label}"), os.path.join(srv, f"r{label}-sub"), symlinks=True)
+            add_submodule(env, os.path.join(srv, f"r{label}-sub"), f"lib{label}")
+            repos.append((f"{label} files", f"r{label}", n, False))
+            repos.append((f"{label} files + submodule", f"r{label}-sub", n, True))
+        daemon = Daemon(srv, env)
+        results = []
+        try:
+            for title, name, files, has_sub in repos:
+                url = daemon.url(name)
+                for depth in (1, 0):
+                    for tool in ("git-init", "git-sequence", "git-clone"):
+                        walls, rsss = [], []
+                        for t in range(trials):
+                            out = os.path.join(work, "out", f"{name}-{depth}-{tool}-{t}")
+                            os.makedirs(os.path.dirname(out), exist_ok=True)
+                            if tool == "git-init":
+                                argv = [binary, f"-url={url}", f"-path={out}", f"-depth={depth}",
+                                        f"-terminationMessagePath={out}.term"]
+                            elif tool == "git-sequence":
+                                argv = ["bash", "-c", git_sequence_script(url, out, depth)]
+                            else:
+                                argv = ["git", "clone", "-q", "--recurse-submodules"]
+                                if depth > 0:
+                                    argv += [f"--depth={depth}", "--shallow-submodules"]
+                                argv += [url, out]
+                            wall, rss = measure(argv, env, work)
+                            walls.append(wall)
+                            rsss.append(rss)
+                            shutil.rmtree(out, ignore_errors=True)
+                        results.append({
+                            "repo": title, "files": files, "submodule": has_sub, "depth": depth,
+                            "tool": tool, "trials": trials,
+                            "wall_s": round(statistics.median(walls), 3),
+                            "wall_s_all": [round(w, 3) for w in walls],
+                            "max_rss_kib": max(rsss),
+                        })
+                        print(f"  {title} depth={depth} {tool}: {statistics.median(walls):.3f}s {max(rsss)} KiB",
+                              file=sys.stderr)
+        finally:
+            daemon.stop()
+    finally:
+        if a.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    with open(a.out_json, "w") as f:
+        json.dump({"benchmark": "git-clone", "binary": binary,
+                   "rss_source": "GNU time %M" if GNU_TIME else "getrusage(RUSAGE_CHILDREN)",
+                   "results": results}, f, indent=2)
+        f.write("\n")
+
+    def get(repo, depth, tool, key):
+        for r in results:
+            if r["repo"] == repo and r["depth"] == depth and r["tool"] == tool:
+                return r[key]
+        return None
+
+    print("| repository | depth | git-init wall (s) | git sequence wall (s) | git clone wall (s) "
+          "| git-init peak RSS (MiB) | git sequence peak RSS (MiB) | RSS ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for title, _, _, _ in repos:
+        for depth in (1, 0):
+            gi_w = get(title, depth, "git-init", "wall_s")
+            gs_w = get(title, depth, "git-sequence", "wall_s")
+            gc_w = get(title, depth, "git-clone", "wall_s")
+            gi_m = get(title, depth, "git-init", "max_rss_kib")
+            gs_m = get(title, depth, "git-sequence", "max_rss_kib")
+            ratio = f"{gi_m / gs_m:.2f}" if gs_m else "-"
+            print(f"| {title} | {depth if depth else 'full'} | {gi_w:.3f} | {gs_w:.3f} | {gc_w:.3f} "
+                  f"| {gi_m / 1024:.1f} | {gs_m / 1024:.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,506 @@
+//! `git-init`: Tekton's clone helper (catalog git-clone Task and Pipelines v0.37.2) on libgit2.
+//!
+//! The observable sequence is upstream's — `git init`, `origin`, sparse patterns, a fetch of the
+//! revision or refspec with depth, `checkout -f`, recursive submodule update, the result JSON and
+//! zap log lines — but no `git` or `ssh` process is started: credentials, host keys, proxies and
+//! URL rewriting are read from the user's configuration by this crate (see the modules).
+
+pub mod checkout;
+pub mod config;
+pub mod creds;
+pub mod error;
+pub mod fetch;
+pub mod flags;
+pub mod home;
+pub mod results;
+pub mod retry;
+pub mod sparse;
+pub mod submodules;
+pub mod zap;
+
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use git2::{Repository, RepositoryInitOptions};
+
+use crate::config::GlobalConfig;
+use crate::error::{Failure, FriendlyContext, GitError, go_list, redact_credentials};
+use crate::fetch::{FetchRequest, Session};
+use crate::flags::Options;
+use crate::zap::{Level, Logger, caller};
+
+/// Seconds between fetch progress lines.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// What a successful clone produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// HEAD commit.
+    pub commit: String,
+    /// HEAD's committer time, seconds since the epoch (`git log -1 --pretty=%ct`).
+    pub committer_date: i64,
+}
+
+/// Process-wide libgit2 settings: no owner checks (uid 65532, foreign-owned volumes), no
+/// implicit global/system config (read explicitly by [`GlobalConfig`]), CA locations from
+/// `GIT_SSL_CAINFO`/`GIT_SSL_CAPATH`/`http.sslCAInfo`/`http.sslCAPath`.
+pub fn init_libgit2(cfg: &GlobalConfig) {
+    // SAFETY: called once, before any other libgit2 use in this process.
+    unsafe {
+        let _ = git2::opts::set_verify_owner_validation(false);
+        for level in [
+            git2::ConfigLevel::System,
+            git2::ConfigLevel::XDG,
+            git2::ConfigLevel::Global,
+            git2::ConfigLevel::ProgramData,
+        ] {
+            let _ = git2::opts::set_search_path(level, "");
+        }
+        let ca_file = std::env::var_os("GIT_SSL_CAINFO")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| cfg.get("http", "sslcainfo").map(PathBuf::from));
+        if let Some(f) = ca_file {
+            let _ = git2::opts::set_ssl_cert_file(f);
+        }
+        let ca_dir = std::env::var_os("GIT_SSL_CAPATH")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| cfg.get("http", "sslcapath").map(PathBuf::from));
+        if let Some(d) = ca_dir {
+            let _ = git2::opts::set_ssl_cert_dir(d);
+        }
+    }
+}
+
+/// Logs a failed emulated git command like upstream's `run()`.
+fn log_git_failure(log: &Logger, e: &GitError) {
+    log.error(
+        caller::RUN_GIT,
+        &redact_credentials(&format!(
+            "Error running git {}: {}\n{}",
+            go_list(&e.args),
+            e.exit_text(),
+            e.output
+        )),
+    );
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Rejects inputs that upstream would pass to git as options or paths outside the workspace.
+pub fn validate_inputs(o: &Options) -> Result<(), Failure> {
+    if o.revision.starts_with('-') {
+        return Err(Failure::msg(format!(
+            "invalid revision {}: must not start with '-'",
+            goflag::go_quote(&o.revision)
+        )));
+    }
+    if o.refspec.split(' ').any(|r| r.starts_with('-')) {
+        return Err(Failure::msg(format!(
+            "invalid refspec {}: no element may start with '-'",
+            goflag::go_quote(&o.refspec)
+        )));
+    }
+    if o.path.starts_with('-') {
+        return Err(Failure::msg(format!(
+            "invalid path {}: must not start with '-'",
+            goflag::go_quote(&o.path)
+        )));
+    }
+    let p = Path::new(&o.path);
+    if p.is_relative() {
+        let mut depth: i64 = 0;
+        for c in p.components() {
+            match c {
+                Component::ParentDir => depth -= 1,
+                Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+            if depth < 0 {
+                return Err(Failure::msg(format!(
+                    "invalid path {}: a relative path must stay inside the working directory",
+                    goflag::go_quote(&o.path)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the directory the way `git init <path>` reports failures.
+fn init_repository(path: &Path, shown: &str, cfg: &GlobalConfig) -> Result<Repository, GitError> {
+    let init_args = if shown.is_empty() {
+        args(&["init"])
+    } else {
+        args(&["init", shown])
+    };
+    if let Err(e) = std::fs::create_dir_all(path) {
+        return Err(GitError::fatal(
+            init_args,
+            &format!(
+                "cannot mkdir {}: {}",
+                shown,
+                capitalized(&results::go_errno_text(&e))
+            ),
+        ));
+    }
+    let branch = cfg
+        .get("init", "defaultbranch")
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "master".to_string());
+    let mut opts = RepositoryInitOptions::new();
+    opts.mkpath(true)
+        .no_reinit(false)
+        .initial_head(&branch)
+        .external_template(false);
+    Repository::init_opts(path, &opts).map_err(|e| {
+        GitError::fatal(
+            init_args,
+            &format!("{}: {}", path.join(".git").display(), e.message()),
+        )
+    })
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The directory the clone goes to: `-path` resolved against the working directory.
+pub fn target_dir(path: &str) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let p = if path.is_empty() { cwd } else { cwd.join(path) };
+    submodules::normalize(&p)
+}
+
+fn config_err(args_v: &[&str], e: git2::Error) -> GitError {
+    GitError {
+        args: args(args_v),
+        output: format!("error: {}\n", e.message()),
+        status: 255,
+        transient: false,
+    }
+}
+
+/// Upstream's `git.Fetch`: everything up to and including the submodule update.
+pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Failure> {
+    let cfg = GlobalConfig::load();
+    init_libgit2(&cfg);
+    if home::home_dir().is_none() {
+        log.warn(
+            caller::HOME_DIR,
+            "Unexpected error getting the user home directory: $HOME is not set and the user has no passwd entry; continuing without user configuration",
+        );
+    }
+    home::validate_git_auth(log, creds_dir, &o.url);
+    validate_inputs(o)?;
+    let trimmed_url = o.url.trim().to_string();
+    let dir = target_dir(&o.path);
+    let repo = init_repository(&dir, &o.path, &cfg).inspect_err(|e| log_git_failure(log, e))?;
+    let safe = if o.path.is_empty() {
+        "/"
+    } else {
+        o.path.as_str()
+    };
+    if let Err(e) = cfg.add_safe_directory(safe) {
+        log.warn(
+            caller::PROGRESS,
+            &format!(
+                "Could not add safe.directory {safe} to the global git config (continuing): {e}"
+            ),
+        );
+    }
+    let mut repo_cfg = repo
+        .config()
+        .map_err(|e| config_err(&["config", "--list"], e))?;
+
+    if !o.sparse_checkout_directories.is_empty() {
+        repo_cfg
+            .set_str("core.sparsecheckout", "true")
+            .map_err(|e| config_err(&["config", "core.sparsecheckout", "true"], e))
+            .inspect_err(|e| log_git_failure(log, e))?;
+        append_sparse_patterns(log, &repo, &o.sparse_checkout_directories)?;
+    }
+
+    match repo.find_remote("origin") {
+        Ok(_) => repo.remote_set_url("origin", &trimmed_url).map_err(|e| {
+            Failure::from(config_err(
+                &["remote", "set-url", "origin", &trimmed_url],
+                e,
+            ))
+            .context("failed to update origin remote URL")
+        })?,
+        Err(_) => {
+            repo.remote("origin", &trimmed_url).map_err(|e| {
+                Failure::from(config_err(&["remote", "add", "origin", &trimmed_url], e))
+                    .context("failed to add origin remote")
+            })?;
+        }
+    }
+
+    let ssh_home = home::ssh_home();
+    match home::user_has_known_hosts(&ssh_home) {
+        Ok(true) => {}
+        Ok(false) => {
+            let cmd = "ssh -o StrictHostKeyChecking=accept-new";
+            if let Err(e) = repo_cfg.set_str("core.sshCommand", cmd) {
+                let e = config_err(&["config", "core.sshCommand", cmd], e);
+                log_git_failure(log, &e);
+                let f = Failure::from(e).context("error disabling strict host key checking");
+                log.warn(caller::SSH_COMMAND, &f.message);
+                return Err(f);
+            }
+        }
+        Err(e) if home::is_ssh_url(&trimmed_url) || trimmed_url.starts_with("ssh://") => {
+            let p = ssh_home.join(".ssh/known_hosts");
+            return Err(Failure::msg(format!(
+                "error checking for known_hosts file: {}",
+                results::go_io_error("open", &p, &e)
+            )));
+        }
+        // Not needed for non-SSH URLs (upstream fails here anyway).
+        Err(_) => {}
+    }
+    let verify = if o.ssl_verify { "true" } else { "false" };
+    if let Err(e) = repo_cfg.set_str("http.sslVerify", verify) {
+        let e = config_err(&["config", "http.sslVerify", verify], e);
+        log_git_failure(log, &e);
+        log.warn(
+            caller::SSL_VERIFY,
+            &format!("Failed to set http.sslVerify in git config: {e}"),
+        );
+        return Err(e.into());
+    }
+
+    let mut fetch_args = args(&["fetch"]);
+    if o.submodules {
+        fetch_args.push("--recurse-submodules=yes".into());
+    }
+    if o.depth > 0 {
+        fetch_args.push(format!("--depth={}", o.depth));
+        // No remote-tracking refs for shallow clones (catalog behaviour); absent is fine.
+        let _ = repo_cfg.remove_multivar("remote.origin.fetch", ".*");
+    }
+    let (fetch_param, checkout_param): (Vec<String>, String) = if o.refspec.is_empty() {
+        (vec![o.revision.clone()], "FETCH_HEAD".to_string())
+    } else {
+        (
+            o.refspec.split(' ').map(str::to_string).collect(),
+            o.revision.clone(),
+        )
+    };
+    fetch_args.extend(args(&["origin", "--update-head-ok", "--force"]));
+    fetch_args.extend(fetch_param.iter().cloned());
+
+    let session = Session {
+        log,
+        cfg,
+        ssl_verify: o.ssl_verify,
+        ssh_home,
+        progress_every: PROGRESS_EVERY,
+    };
+    let req = FetchRequest {
+        repo: &repo,
+        url: &trimmed_url,
+        specs: fetch_param.clone(),
+        depth: o.depth,
+        args: fetch_args,
+    };
+    let (res, _) = retry::retry_with_backoff(
+        log,
+        &o.retry,
+        || fetch::fetch(&session, &req).inspect_err(|e| log_git_failure(log, e)),
+        std::thread::sleep,
+    );
+    res.map_err(|e| {
+        Failure::from(e).context(&format!("failed to fetch {}", go_list(&fetch_param)))
+    })?;
+
+    let target = checkout::resolve_checkout(&repo, &checkout_param).map_err(|msg| {
+        let e = GitError::fatal(
+            args(&["show", "-q", "--pretty=format:%H", &checkout_param]),
+            &msg,
+        );
+        log_git_failure(log, &e);
+        Failure::from(e).context(&format!(
+            "error parsing {checkout_param} after fetching refspec {}",
+            o.refspec
+        ))
+    })?;
+    checkout::checkout(&repo, &target).map_err(|e| {
+        let e = GitError::fatal(args(&["checkout", "-f", &checkout_param]), e.message());
+        log_git_failure(log, &e);
+        Failure::from(e)
+    })?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
+        Failure::from(GitError::fatal(
+            args(&["show", "-q", "--pretty=format:%H", "HEAD"]),
+            e.message(),
+        ))
+    })?;
+    let commit = head.id().to_string();
+    let committer_date = head.committer().when().seconds();
+    let refs = checkout::decorations(&repo);
+    log.info(
+        caller::CLONED,
+        &redact_credentials(&format!(
+            "Successfully cloned {trimmed_url} @ {commit} ({refs}) in path {}",
+            o.path
+        )),
+    );
+
+    if o.submodules {
+        let mut update_args = args(&["submodule", "update", "--recursive", "--init", "--force"]);
+        if o.depth > 0 {
+            update_args.push(format!("--depth={}", o.depth));
+        }
+        update_args.extend(o.submodule_paths.iter().cloned());
+        let update = submodules::Update {
+            depth: o.depth,
+            paths: &o.submodule_paths,
+            args: update_args,
+        };
+        let (res, _) = retry::retry_with_backoff(
+            log,
+            &o.retry,
+            || {
+                submodules::update(&session, &repo, &trimmed_url, &update)
+                    .inspect_err(|e| log_git_failure(log, e))
+            },
+            std::thread::sleep,
+        );
+        res?;
+        log.info(
+            caller::SUBMODULES,
+            &format!(
+                "Successfully initialized and updated submodules in path {}",
+                o.path
+            ),
+        );
+    }
+    Ok(Outcome {
+        commit,
+        committer_date,
+    })
+}
+
+/// Appends the comma-separated patterns to `.git/info/sparse-checkout` (upstream appends too).
+fn append_sparse_patterns(log: &Logger, repo: &Repository, dirs: &str) -> Result<(), Failure> {
+    let info = repo.path().join("info");
+    let _ = std::fs::create_dir_all(&info);
+    let file = info.join("sparse-checkout");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&file)
+        .map_err(|e| {
+            let m = results::go_io_error("open", &file, &e);
+            log.error(
+                caller::SPARSE_OPEN,
+                &format!("failed to open sparse-checkout file: {m}"),
+            );
+            Failure::msg(m)
+        })?;
+    let mut text = String::new();
+    for p in dirs.split(',') {
+        text.push_str(p);
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes()).map_err(|e| {
+        let m = results::go_io_error("write", &file, &e);
+        log.error(
+            caller::SPARSE_WRITE,
+            &format!("failed to write to sparse-checkout file: {m}"),
+        );
+        Failure::msg(m)
+    })
+}
+
+/// The whole program: flags, clone, results. Returns the exit code.
+pub fn run(argv: &[String]) -> i32 {
+    let program = argv.first().map(String::as_str).unwrap_or("git-init");
+    let layout = stepkit_layout::Layout::from_env();
+    let default_termination = layout.termination_file().to_string_lossy().into_owned();
+    let opts = match flags::parse(program, argv.get(1..).unwrap_or(&[]), &default_termination) {
+        Ok(o) => o,
+        Err((goflag::FlagError::Help, usage)) => {
+            eprint!("{usage}");
+            return 0;
+        }
+        Err((goflag::FlagError::Invalid(msg), usage)) => {
+            eprintln!("{msg}");
+            eprint!("{usage}");
+            return 2;
+        }
+    };
+    let log = Logger::stderr();
+    let outcome = match clone(&log, &opts, &layout.creds_dir()) {
+        Ok(o) => o,
+        Err(err) => {
+            let msg = format!(
+                "Error fetching git repository: {}",
+                redact_credentials(&err.message)
+            );
+            if opts.user_friendly_errors {
+                log.log(Level::Error, caller::MAIN_FRIENDLY, &msg);
+                let ctx = FriendlyContext {
+                    url: &opts.url,
+                    revision: &opts.revision,
+                    refspec: &opts.refspec,
+                    depth: opts.depth,
+                };
+                eprint!("{}", error::format_user_friendly_error(&ctx, &err));
+            } else {
+                log.log(Level::Fatal, caller::MAIN_FETCH, &msg);
+            }
+            return 1;
+        }
+    };
+    let resource = std::env::var("TEKTON_RESOURCE_NAME").unwrap_or_default();
+    let date = outcome.committer_date.to_string();
+    let entries = [
+        results::Entry::new("commit", &outcome.commit, &resource),
+        results::Entry::new("url", &opts.url, &resource),
+        results::Entry::new("committer-date", &date, &resource),
+    ];
+    let term = Path::new(&opts.termination_message_path);
+    if let Err(e) = results::write_termination_message(term, &entries) {
+        log.log(
+            Level::Fatal,
+            caller::MAIN_WRITE,
+            &format!(
+                "Error writing message to {} : {e}",
+                opts.termination_message_path
+            ),
+        );
+        return 1;
+    }
+    let results_dir = layout.results_dir();
+    if results_dir.is_dir() {
+        for (name, value) in [
+            ("commit", outcome.commit.as_str()),
+            ("url", opts.url.as_str()),
+            ("committer-date", date.as_str()),
+        ] {
+            if let Err(e) = results::write_result_file(&results_dir, name, value) {
+                log.log(
+                    Level::Fatal,
+                    caller::MAIN_WRITE,
+                    &format!(
+                        "Error writing result {name} to {} : {e}",
+                        results_dir.display()
+                    ),
+                );
+                return 1;
+            }
+        }
+    }
+    0
+}

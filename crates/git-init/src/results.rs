@@ -1,0 +1,219 @@
+//! git-init's outputs: the termination message (`commit`, `url`, and stepkit's
+//! `committer-date`) and, when the pod has a results directory, the Task result files the
+//! catalog Task's shell script would otherwise write with `printf`.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Upstream's limit for the serialised message.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// One `{"key":…,"value":…}` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// v0.37.2's `resourceName` (omitted when empty).
+    pub resource_name: String,
+    /// Tekton's result type (omitted when 0).
+    pub result_type: i64,
+}
+
+impl Entry {
+    pub fn new(key: &str, value: &str, resource_name: &str) -> Self {
+        Entry {
+            key: key.to_string(),
+            value: value.to_string(),
+            resource_name: resource_name.to_string(),
+            result_type: 0,
+        }
+    }
+}
+
+/// Go `encoding/json` string encoding (HTML-safe: `<`, `>`, `&`, U+2028/9 escaped).
+pub fn go_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `json.Marshal` of the entries.
+pub fn encode(entries: &[Entry]) -> String {
+    let mut s = String::from("[");
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"key\":");
+        go_json_string(&mut s, &e.key);
+        s.push_str(",\"value\":");
+        go_json_string(&mut s, &e.value);
+        if !e.resource_name.is_empty() {
+            s.push_str(",\"resourceName\":");
+            go_json_string(&mut s, &e.resource_name);
+        }
+        if e.result_type != 0 {
+            s.push_str(&format!(",\"type\":{}", e.result_type));
+        }
+        s.push('}');
+    }
+    s.push(']');
+    s
+}
+
+fn parse_existing(data: &[u8]) -> Option<Vec<Entry>> {
+    let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let arr = v.as_array()?;
+    let mut out = Vec::new();
+    for item in arr {
+        let obj = item.as_object()?;
+        let text = |k: &str| -> Option<String> {
+            match obj.get(k) {
+                None | Some(serde_json::Value::Null) => Some(String::new()),
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(_) => None,
+            }
+        };
+        out.push(Entry {
+            key: text("key")?,
+            value: text("value")?,
+            resource_name: text("resourceName")?,
+            result_type: match obj.get("type") {
+                None | Some(serde_json::Value::Null) => 0,
+                Some(t) => t.as_i64()?,
+            },
+        });
+    }
+    Some(out)
+}
+
+/// Writes the termination message: appended to a parseable existing message, else replacing
+/// the file; fails above 4096 bytes (upstream's text).
+pub fn write_termination_message(path: &Path, entries: &[Entry]) -> Result<(), String> {
+    let mut all = Vec::new();
+    match std::fs::read(path) {
+        Ok(data) => {
+            if let Some(existing) = parse_existing(&data) {
+                all = existing;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(go_io_error("open", path, &e)),
+    }
+    all.extend_from_slice(entries);
+    let out = encode(&all);
+    if out.len() > MAX_MESSAGE_LEN {
+        return Err(format!(
+            "termination message is above max allowed size {MAX_MESSAGE_LEN}"
+        ));
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o666);
+    let mut f = opts.open(path).map_err(|e| go_io_error("open", path, &e))?;
+    f.write_all(out.as_bytes())
+        .map_err(|e| go_io_error("write", path, &e))?;
+    f.sync_all().map_err(|e| go_io_error("sync", path, &e))
+}
+
+/// Writes `<dir>/<name>` whole (temporary file + rename), without a trailing newline.
+pub fn write_result_file(dir: &Path, name: &str, value: &str) -> Result<(), String> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.git-init.tmp"));
+    std::fs::write(&tmp, value.as_bytes()).map_err(|e| go_io_error("open", &tmp, &e))?;
+    std::fs::rename(&tmp, &target).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        go_io_error("rename", &target, &e)
+    })
+}
+
+/// Go's `*PathError` text: `open /x: permission denied`.
+pub fn go_io_error(op: &str, path: &Path, e: &std::io::Error) -> String {
+    format!("{op} {}: {}", path.display(), go_errno_text(e))
+}
+
+/// Go's lower-case errno strings.
+pub fn go_errno_text(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file or directory".into(),
+        PermissionDenied => "permission denied".into(),
+        AlreadyExists => "file exists".into(),
+        _ => match e.raw_os_error() {
+            Some(libc::ENOTDIR) => "not a directory".into(),
+            Some(libc::EISDIR) => "is a directory".into(),
+            Some(libc::ELOOP) => "too many levels of symbolic links".into(),
+            Some(libc::EROFS) => "read-only file system".into(),
+            Some(libc::ENOSPC) => "no space left on device".into(),
+            _ => {
+                let s = e.to_string();
+                // Rust appends " (os error N)".
+                let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+                let mut c = s.chars();
+                match c.next() {
+                    Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+                    None => s,
+                }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding() {
+        let e = [
+            Entry::new("commit", "abc", ""),
+            Entry::new("url", "https://x/<a>&\u{2028}\n", "src"),
+        ];
+        assert_eq!(
+            encode(&e),
+            r#"[{"key":"commit","value":"abc"},{"key":"url","value":"https://x/\u003ca\u003e\u0026\u2028\n","resourceName":"src"}]"#
+        );
+    }
+
+    #[test]
+    fn merge_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("termination");
+        write_termination_message(&p, &[Entry::new("key1", "hello", "")]).unwrap();
+        write_termination_message(&p, &[Entry::new("key2", "world", "")]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            r#"[{"key":"key1","value":"hello"},{"key":"key2","value":"world"}]"#
+        );
+        std::fs::write(&p, "not json at all, and long").unwrap();
+        write_termination_message(&p, &[Entry::new("k", "v", "")]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            r#"[{"key":"k","value":"v"}]"#
+        );
+        let big = "x".repeat(4096);
+        let err = write_termination_message(&dir.path().join("t2"), &[Entry::new("k", &big, "")])
+            .unwrap_err();
+        assert_eq!(err, "termination message is above max allowed size 4096");
+        write_result_file(dir.path(), "commit", "abc").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("commit")).unwrap(),
+            "abc"
+        );
+    }
+}

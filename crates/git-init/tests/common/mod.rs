@@ -1,0 +1,196 @@
+//! Test fixtures: repositories built with the git CLI and a `git daemon` on 127.0.0.1.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment that keeps the machine's git configuration out of the tests.
+pub fn git_env(cmd: &mut Command, home: &Path) {
+    cmd.env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z");
+}
+
+/// Runs `git <args>` in `dir`; panics with the output on failure.
+pub fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = git_out(home, dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+pub fn git_out(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("git");
+    cmd.args(args).current_dir(dir);
+    git_env(&mut cmd, home);
+    cmd.output().expect("run git")
+}
+
+pub fn write(path: &Path, content: &str) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+/// Whether the git CLI and `git daemon` are installed.
+pub fn daemon_available() -> Result<(), String> {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .map_err(|e| format!("git CLI not installed: {e}"))?;
+    let exec = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !exec.join("git-daemon").exists() {
+        return Err(format!(
+            "git daemon not installed ({} missing; Debian package `git-daemon-run` or `git`)",
+            exec.join("git-daemon").display()
+        ));
+    }
+    Ok(())
+}
+
+/// A `git daemon` serving `base` on a free 127.0.0.1 port; killed on drop.
+pub struct Daemon {
+    child: Child,
+    pub port: u16,
+}
+
+impl Daemon {
+    pub fn start(base: &Path, home: &Path) -> Daemon {
+        let port = free_port();
+        let mut cmd = Command::new("git");
+        cmd.args([
+            "daemon",
+            "--reuseaddr",
+            &format!("--base-path={}", base.display()),
+            "--export-all",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+        ])
+        .arg(base)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        git_env(&mut cmd, home);
+        let child = cmd.spawn().expect("start git daemon");
+        let d = Daemon { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "git daemon did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Result of one git-init run.
+pub struct Run {
+    pub code: i32,
+    pub stderr: String,
+    pub stdout: String,
+}
+
+impl Run {
+    /// stderr lines that are JSON objects.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+    pub fn messages(&self) -> Vec<String> {
+        self.json_lines()
+            .iter()
+            .map(|v| v["msg"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+/// Runs the git-init binary with a clean environment rooted at `root`.
+pub fn git_init(root: &Path, args: &[&str]) -> Run {
+    git_init_env(root, args, &[])
+}
+
+pub fn git_init_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-init"));
+    cmd.args(args).current_dir(root);
+    git_env(&mut cmd, &home);
+    cmd.env("STEPKIT_TEKTON_DIR", root.join("tekton"))
+        .env("STEPKIT_WORKSPACE_DIR", root.join("workspace"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run git-init");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// Every file under `dir` (relative, sorted), skipping `.git` entries.
+pub fn tree_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if name == ".git" {
+                continue;
+            }
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                let content = std::fs::read(&p).unwrap_or_default();
+                out.push(format!("{rel}:{}", content.len()));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
