@@ -72,7 +72,7 @@ pub fn select_command(env: Option<&str>, platform: &str) -> Result<Vec<String>, 
 
 /// Go `json.Unmarshal` into `map[string][]string`: `null` is an empty map, a `null` entry an
 /// empty command, `null` elements empty strings, and a later duplicate key wins.
-fn decode_commands(json: &str) -> Result<HashMap<String, Vec<String>>, String> {
+pub(crate) fn decode_commands(json: &str) -> Result<HashMap<String, Vec<String>>, String> {
     let members = match gojson::parse(json)? {
         Json::Null => return Ok(HashMap::new()),
         Json::Object(members) => members,

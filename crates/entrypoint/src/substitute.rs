@@ -781,4 +781,6 @@ pub fn go_dir(path: &str) -> String {
 }
 
 #[cfg(test)]
+mod go_oracle_tests;
+#[cfg(test)]
 mod tests;
