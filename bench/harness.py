@@ -334,7 +334,7 @@ def chain_once(ctx, impl, steps=STEPS):
         if p.poll() is not None:
             raise MeasureError(f"step {i} exited before the chain started: exit {p.returncode} "
                                f"(log: {log_tail(p)})")
-    with open(ready, "r+b") as f:
+    with open(ready, "r+b", buffering=0) as f:
         t_ready = time.monotonic_ns()
         f.write(b"READY")
     t_end = wait_exit_pidfd(procs[-1].pid, timeout=steps * 2 + 10)
@@ -461,7 +461,7 @@ def bench_cancel(ctx, impl):
         pgid = os.getpgid(child)
         cfd = os.pidfd_open(child)
         time.sleep(0.2 + ctx.rng.random())  # random phase against a 1 s poll
-        with open(cancel, "r+b") as f:
+        with open(cancel, "r+b", buffering=0) as f:
             t0 = time.monotonic_ns()
             f.write(b"CANCEL")
         poller = select.poll()
@@ -570,7 +570,7 @@ def bench_startup(ctx, impl):
         ctx.reap(p, 15)
         t_exit = time.monotonic_ns()
         expect_exit(p, 0, "no-wait step")
-        (l0, l1), = stamp.read(launch)
+        (_, l1), = stamp.read(launch)
         (c0, _), = stamp.read(child)
         lat.append(c0 - l1)
         total.append(t_exit - l1)
@@ -723,18 +723,26 @@ def capacity_run(ctx, impl, names, values, compress):
 
 def capacity_search(ctx, impl, size, compress):
     rng = random.Random(size * 7 + 1)  # same values for every implementation
-    names = [f"r{i}" for i in range(4096)]
-    values = [result_value(rng, size) for _ in range(4096)]
+    names = [f"r{i}" for i in range(4097)]
+    values = [result_value(rng, size) for _ in range(4097)]
 
     def fits(n):
         return capacity_run(ctx, impl, names[:n], values[:n], compress)[0]
 
-    if not fits(1):
-        return 0, None
-    lo, hi = 1, 2
-    while hi < 4096 and fits(hi):
-        lo, hi = hi, hi * 2
-    hi = min(hi, 4096)
+    # Gallop from an estimate of what fits, then bisect: few runs per search.
+    guess = max(1, min(4095, 4096 // (size + 30) * (2 if compress else 1)))
+    if fits(guess):
+        lo, step = guess, 1
+        while lo + step <= 4096 and fits(lo + step):
+            lo, step = lo + step, step * 2
+        hi = min(lo + step, 4097)
+    else:
+        hi, step = guess, 1
+        while hi - step >= 1 and not fits(hi - step):
+            hi, step = hi - step, step * 2
+        lo = max(hi - step, 0)
+        if lo == 0:
+            return 0, None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if fits(mid):
@@ -909,7 +917,7 @@ def build_table(ctx):
     row(f"one waiting entrypoint: CPU over {win}", "memory", lambda r: r["one_cpu_ns"], fmt_ns)
     row("20-step pod (20 waiting): total VmRSS", "memory", lambda r: r["total_rss"], fmt_bytes)
     row(f"20-step pod: total CPU over {win}", "memory", lambda r: r["total_cpu_ns"], fmt_ns)
-    if "startup" in R:
+    if "startup" in R or "init" in R:
         rows.append(["**Start-up and init**"] + [""] * len(cols) + [""])
     row("exec entrypoint (no wait) → child exec (median)", "startup",
         lambda r: r["exec_to_child"]["median"], fmt_ns)
@@ -1042,6 +1050,7 @@ def meta(ctx, release):
         "release_dir": release, "python": platform.python_version(),
         "private_tekton": ctx.tekton_root is not None,
         "seed": ctx.args.seed,
+        "loadavg_start": os.getloadavg(),
         "implementations": {i.key: {"label": i.label, "path": i.path, **i.info} for i in ctx.impls},
     }
 
@@ -1115,6 +1124,7 @@ def main():
                 R["git"] = run_section(ctx, "git", None, lambda: bench_git(ctx, release))
             elif section:
                 raise SystemExit(f"unknown section {section!r}")
+        R["meta"]["loadavg_end"] = os.getloadavg()
         R["notes"] = ctx.notes
         table = build_table(ctx)
         R["table_markdown"] = table
@@ -1129,7 +1139,8 @@ def main():
                     f.write(svg)
         m = R["meta"]
         print(f"## stepkit vs Tekton entrypoint — {m['mode']} run, {m['date']}\n")
-        print(f"Host: {m['cpus']} × {m['cpu']}, Linux {m['kernel']}; stepkit {m['stepkit_commit']}.\n")
+        print(f"Host: {m['cpus']} × {m['cpu']}, Linux {m['kernel']}; stepkit {m['stepkit_commit']}; "
+              f"load average {m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end.\n")
         print(table)
         for note in ctx.notes:
             print(f"\n- note: {note}")

@@ -62,10 +62,14 @@ def cdf_svg(title, series, subtitle=""):
                 xm = x_of(decade * m)
                 out.append(f'<line x1="{xm:.1f}" y1="{TOP}" x2="{xm:.1f}" y2="{TOP + plot_h}" stroke="#eee"/>')
         decade *= 10
-    for frac in (0, 0.25, 0.5, 0.75, 0.99, 1.0):
+    for frac in (0, 0.25, 0.5, 0.75, 1.0):
         y = y_of(frac)
         out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{frac:g}</text>')
+    y99 = y_of(0.99)
+    out.append(f'<line x1="{LEFT}" y1="{y99:.1f}" x2="{LEFT + plot_w}" y2="{y99:.1f}" stroke="#bbb" '
+               f'stroke-dasharray="2 3"/>')
+    out.append(f'<text x="{LEFT + 4}" y="{y99 + 11:.1f}" fill="#888" font-size="10">p99</text>')
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>')
     out.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h + 34}" text-anchor="middle">'
                f'latency (log scale)</text>')
