@@ -38,6 +38,7 @@ pub struct Session<'a> {
 struct Advertised {
     name: String,
     oid: Oid,
+    symref: Option<String>,
 }
 
 /// What one element of the fetch arguments resolved to.
@@ -50,6 +51,8 @@ pub struct Fetched {
     pub destination: Option<String>,
     /// From a glob refspec (not a merge candidate in FETCH_HEAD).
     pub from_glob: bool,
+    /// For `HEAD`: the branch it points to on the remote (`refs/heads/main`).
+    pub symref: Option<String>,
 }
 
 /// The request.
@@ -117,6 +120,7 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         .map(|h| Advertised {
             name: h.name().to_string(),
             oid: h.oid(),
+            symref: h.symref_target().map(str::to_string),
         })
         .collect();
     let wants = resolve(&req.specs, &heads).map_err(|name| {
@@ -140,17 +144,18 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         .iter()
         .filter(|w| !heads.iter().any(|h| h.name == w.source))
         .collect();
-    let fetch_options = |depth: u64| {
+    let fetch_options = |depth: i32| {
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(s, &effective, plan.as_ref()))
             .proxy_options(proxy_options(s, &effective))
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         if depth > 0 {
-            fo.depth(depth.min(i32::MAX as u64 - 1) as i32);
+            fo.depth(depth);
         }
         fo
     };
+    let depth = depth.min(i32::MAX as u64 - 1) as i32;
     let first = conn
         .remote()
         .download(&refspecs, Some(&mut fetch_options(depth)));
@@ -177,10 +182,21 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
             // Destinations only shape the request: download() writes no refs.
             specs.push("+refs/heads/*:refs/stepkit-fallback/heads/*".to_string());
             specs.push("+refs/tags/*:refs/stepkit-fallback/tags/*".to_string());
+            // A shallow repository must be deepened to see older commits.
+            let unshallow = if shallow_file(req.repo).is_empty() {
+                0
+            } else {
+                i32::MAX
+            };
             let mut again = req.repo.remote_anonymous(&connect_url).map_err(fail)?;
             again
-                .download(&specs, Some(&mut fetch_options(0)))
+                .download(&specs, Some(&mut fetch_options(unshallow)))
                 .map_err(fail)?;
+            if req.depth > 0 {
+                let found: Vec<Fetched> = object_wants.iter().map(|w| (*w).clone()).collect();
+                graft_local(req.repo, &found, req.depth)
+                    .map_err(|e| GitError::fatal(req.args.clone(), e.message()))?;
+            }
         }
         Err(e) => return Err(fail(e)),
     }
@@ -227,6 +243,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
                         oid: h.oid,
                         destination: dst.map(|d| d.replacen('*', mid, 1)),
                         from_glob: true,
+                        symref: None,
                     });
                 }
             }
@@ -235,6 +252,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
         let found = rev_parse_rules(src)
             .into_iter()
             .find_map(|cand| heads.iter().find(|h| h.name == cand));
+        let symref = found.and_then(|h| h.symref.clone());
         let (source, oid) = match found {
             Some(h) => (h.name.clone(), h.oid),
             None if src.len() == 40 && src.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -256,6 +274,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
             oid,
             destination,
             from_glob: false,
+            symref,
         });
     }
     Ok(out)

@@ -87,14 +87,15 @@ fn update_level(
             .and_then(|_| cfg.set_str(&format!("submodule.{name}.url"), &url))
             .map_err(|e| fail(e.message().to_string()))?;
         let gitdir = repo.path().join("modules").join(&name);
-        let sub = open_or_create(&gitdir, &worktree).map_err(|e| fail(e))?;
+        let fresh = !gitdir.join("HEAD").exists();
+        let sub = open_or_create(&gitdir, &worktree).map_err(&fail)?;
         match sub.find_remote("origin") {
             Ok(_) => sub.remote_set_url("origin", &url),
             Err(_) => sub.remote("origin", &url).map(|_| ()),
         }
         .map_err(|e| fail(e.message().to_string()))?;
         if !has_object(&sub, oid) {
-            fetch_commit(s, &sub, &url, oid, &path, &worktree, u)?;
+            fetch_commit(s, &sub, &url, oid, &path, &worktree, u, fresh)?;
         }
         checkout(&sub, &Target::Detached(oid)).map_err(|e| {
             fail(format!(
@@ -108,6 +109,9 @@ fn update_level(
 }
 
 /// Fetches the default branch at `depth`, then the commit itself if it was not in there.
+/// A fresh clone also gets the default branch, its remote-tracking ref and `origin/HEAD`, as
+/// `git clone` leaves them.
+#[allow(clippy::too_many_arguments)]
 fn fetch_commit(
     s: &Session<'_>,
     sub: &Repository,
@@ -116,6 +120,7 @@ fn fetch_commit(
     path: &str,
     worktree: &Path,
     u: &Update<'_>,
+    fresh: bool,
 ) -> Result<(), GitError> {
     let clone_failed = |mut e: GitError| {
         e.args = u.args.clone();
@@ -132,7 +137,15 @@ fn fetch_commit(
         depth: u.depth,
         args: u.args.clone(),
     };
-    fetch(s, &req).map_err(clone_failed)?;
+    let fetched = fetch(s, &req).map_err(clone_failed)?;
+    if fresh
+        && let Some(head) = fetched.first()
+        && let Some(branch) = head.symref.as_deref()
+        && let Some(short) = branch.strip_prefix("refs/heads/")
+    {
+        clone_layout(sub, short, head.oid, u.depth)
+            .map_err(|e| GitError::fatal(u.args.clone(), e.message()))?;
+    }
     if has_object(sub, oid) {
         return Ok(());
     }
@@ -146,6 +159,33 @@ fn fetch_commit(
         ));
         e
     })?;
+    Ok(())
+}
+
+/// The refs and config `git clone [--depth]` creates for the default branch.
+fn clone_layout(repo: &Repository, short: &str, tip: Oid, depth: u64) -> Result<(), git2::Error> {
+    let tracking = format!("refs/remotes/origin/{short}");
+    repo.reference(
+        &format!("refs/heads/{short}"),
+        tip,
+        true,
+        "clone: from origin",
+    )?;
+    repo.reference(&tracking, tip, true, "clone: from origin")?;
+    repo.reference_symbolic("refs/remotes/origin/HEAD", &tracking, true, "clone")?;
+    repo.set_head(&format!("refs/heads/{short}"))?;
+    let mut cfg = repo.config()?;
+    cfg.set_str(&format!("branch.{short}.remote"), "origin")?;
+    cfg.set_str(
+        &format!("branch.{short}.merge"),
+        &format!("refs/heads/{short}"),
+    )?;
+    if depth > 0 {
+        cfg.set_str(
+            "remote.origin.fetch",
+            &format!("+refs/heads/{short}:refs/remotes/origin/{short}"),
+        )?;
+    }
     Ok(())
 }
 
