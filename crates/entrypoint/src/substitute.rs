@@ -358,13 +358,23 @@ pub fn apply_step_results(
 /// All non-overlapping matches of upstream's
 /// `\$\(steps\.([^.]+)\.(?:inputs|outputs)\.([^.)]+)\)` in `s`, leftmost first.
 pub fn artifact_refs(s: &str) -> Vec<&str> {
+    // Match boundaries are ASCII bytes, hence char boundaries.
+    artifact_ref_spans(s.as_bytes())
+        .into_iter()
+        .map(|(start, end)| &s[start..end])
+        .collect()
+}
+
+/// Byte spans of [`artifact_refs`] in arbitrary bytes (a script need not be UTF-8).
+fn artifact_ref_spans(s: &[u8]) -> Vec<(usize, usize)> {
+    let prefix = STEPS_PREFIX.as_bytes();
     let mut found = Vec::new();
     let mut pos = 0;
-    while let Some(offset) = s[pos..].find(STEPS_PREFIX) {
+    while let Some(offset) = find_bytes(&s[pos..], prefix) {
         let start = pos + offset;
-        match artifact_ref_end(s, start + STEPS_PREFIX.len()) {
+        match artifact_ref_end(s, start + prefix.len()) {
             Some(end) => {
-                found.push(&s[start..end]);
+                found.push((start, end));
                 pos = end;
             }
             None => pos = start + 1,
@@ -373,20 +383,29 @@ pub fn artifact_refs(s: &str) -> Vec<&str> {
     found
 }
 
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// End (exclusive) of an artifact reference whose `$(steps.` prefix ends at `body`.
-fn artifact_ref_end(s: &str, body: usize) -> Option<usize> {
-    let step_len = s[body..].find('.')?;
+fn artifact_ref_end(s: &[u8], body: usize) -> Option<usize> {
+    let step_len = s[body..].iter().position(|&b| b == b'.')?;
     if step_len == 0 {
         return None;
     }
     let after_step = &s[body + step_len + 1..];
-    let kind_len = ["inputs.", "outputs."]
+    let kind_len = [&b"inputs."[..], &b"outputs."[..]]
         .iter()
-        .find(|k| after_step.starts_with(*k))?
+        .find(|k| after_step.starts_with(k))?
         .len();
     let name_start = body + step_len + 1 + kind_len;
-    let name_len = s[name_start..].find(['.', ')'])?;
-    if name_len == 0 || s.as_bytes()[name_start + name_len] != b')' {
+    let name_len = s[name_start..]
+        .iter()
+        .position(|&b| b == b'.' || b == b')')?;
+    if name_len == 0 || s[name_start + name_len] != b')' {
         return None;
     }
     Some(name_start + name_len + 1)
@@ -620,6 +639,30 @@ fn replace_artifacts_in(layout: &Layout, s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// [`replace_artifacts_in`] for a script's bytes, which are kept as they are around matches.
+fn replace_artifacts_in_bytes(layout: &Layout, s: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = s.to_vec();
+    for (start, end) in artifact_ref_spans(s) {
+        let reference = String::from_utf8_lossy(&s[start..end]);
+        let values = artifact_values(layout, &reference)?;
+        out = replace_all_bytes(&out, &s[start..end], values.as_bytes());
+    }
+    Ok(out)
+}
+
+/// Go's `strings.ReplaceAll` on bytes (non-overlapping, left to right).
+fn replace_all_bytes(s: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = find_bytes(rest, from) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(to);
+        rest = &rest[i + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// §3.10 artifacts: in the script file (when the command is one file directly under the
 /// scripts directory; a changed script is written to a new `$TMPDIR/script-<n>`, mode 0755,
 /// and run instead) or else in each argv element; then in every env value. On error the
@@ -632,8 +675,7 @@ pub fn apply_artifacts(
     let scripts_dir = go_clean(&layout.scripts_dir().to_string_lossy());
     if command.len() == 1 && go_dir(&command[0]) == scripts_dir {
         let content = read_file_go(&command[0])?;
-        let content = String::from_utf8_lossy(&content);
-        let replaced = replace_artifacts_in(layout, &content)?;
+        let replaced = replace_artifacts_in_bytes(layout, &content)?;
         if replaced != content {
             let tmpdir = temp_dir(env);
             let path = write_temp_script(&tmpdir, &replaced)?;
@@ -667,7 +709,7 @@ fn temp_dir(env: &Env) -> String {
 
 /// Creates `<dir>/script-<random>` exclusively (as Go's `os.CreateTemp`), makes it 0755 and
 /// writes `content` to it whole.
-fn write_temp_script(dir: &str, content: &str) -> Result<String, String> {
+fn write_temp_script(dir: &str, content: &[u8]) -> Result<String, String> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let prefix = if dir.ends_with('/') {
         format!("{dir}script-")
@@ -687,7 +729,7 @@ fn write_temp_script(dir: &str, content: &str) -> Result<String, String> {
             Ok(mut file) => {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                     .map_err(|e| go_path_error("chmod", &path, &e))?;
-                file.write_all(content.as_bytes())
+                file.write_all(content)
                     .map_err(|e| go_path_error("write", &path, &e))?;
                 return Ok(path);
             }

@@ -796,6 +796,27 @@ fn script_substitution_writes_a_new_temp_script() {
 }
 
 #[test]
+fn script_bytes_outside_references_are_kept() {
+    let pod = Pod::new();
+    pod.write_provenance("name", PROVENANCE);
+    let path = pod.layout.scripts_dir().join("bin.sh");
+    let mut content =
+        b"#!/bin/sh\n\xff\xfe x=$(steps.name.outputs.image) $(steps.name.outputs.image)\n".to_vec();
+    fs::write(&path, &content).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = vec![(
+        "TMPDIR".to_string(),
+        tmp.path().to_string_lossy().into_owned(),
+    )];
+    let mut command = vec![path.to_string_lossy().into_owned()];
+    apply_artifacts(&pod.layout, &mut env, &mut command).unwrap();
+    let reference = b"$(steps.name.outputs.image)";
+    content = replace_all_bytes(&content, reference, IMAGE_VALUES.as_bytes());
+    assert_eq!(fs::read(&command[0]).unwrap(), content);
+    assert!(content.starts_with(b"#!/bin/sh\n\xff\xfe x=[{"));
+}
+
+#[test]
 fn script_with_unreadable_artifacts_is_error_and_unchanged() {
     let pod = Pod::new();
     pod.break_provenance("name");
