@@ -21,7 +21,7 @@ pub fn e(key: &str, value: &str, t: u8) -> Entry {
 impl Pod {
     pub fn new() -> Pod {
         let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["tekton/downward", "tekton/results", "tekton/artifacts", "workspace", "home"] {
+        for d in ["tekton/downward", "tekton/results", "tekton/artifacts", "tekton/creds", "workspace", "home"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
         Pod { dir }
