@@ -7,11 +7,13 @@ pub const BREAKPOINT_EXIT_SUFFIX: &str = ".breakpointexit";
 /// `<post_file>.beforestepexit`: written by `debug-beforestep-continue`.
 pub const BEFORE_STEP_SUFFIX: &str = ".beforestepexit";
 
-pub const BEFORE_STEP_MESSAGE: &str = "debug before step breakpoint has taken effect, waiting for user's decision:
+pub const BEFORE_STEP_MESSAGE: &str =
+    "debug before step breakpoint has taken effect, waiting for user's decision:
 1) continue, use cmd: /tekton/debug/scripts/debug-beforestep-continue
 2) fail-continue, use cmd: /tekton/debug/scripts/debug-beforestep-fail-continue";
 
-pub const ON_FAILURE_MESSAGE: &str = "debug onFailure breakpoint has taken effect, waiting for user's decision:
+pub const ON_FAILURE_MESSAGE: &str =
+    "debug onFailure breakpoint has taken effect, waiting for user's decision:
 1) continue, use cmd: /tekton/debug/scripts/debug-continue
 2) fail-continue, use cmd: /tekton/debug/scripts/debug-fail-continue";
 
@@ -63,7 +65,11 @@ mod tests {
     #[test]
     fn reads_exit_code() {
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("out.breakpointexit").to_string_lossy().into_owned();
+        let p = d
+            .path()
+            .join("out.breakpointexit")
+            .to_string_lossy()
+            .into_owned();
         std::fs::write(&p, "1\n").unwrap();
         assert_eq!(breakpoint_exit_code(&p), Ok(1));
         std::fs::write(&p, "0").unwrap();

@@ -85,9 +85,15 @@ mod tests {
 
     #[test]
     fn logs_and_breakpoints() {
-        let p = plan(&Err(StepError::Other("negative timeout specified".into())), "");
+        let p = plan(
+            &Err(StepError::Other("negative timeout specified".into())),
+            "",
+        );
         assert!(p.breakpoint_check);
-        assert_eq!(p.log.as_deref(), Some("Error executing command: negative timeout specified"));
+        assert_eq!(
+            p.log.as_deref(),
+            Some("Error executing command: negative timeout specified")
+        );
         let p = plan(&Err(StepError::Cancelled), "");
         assert!(!p.breakpoint_check);
         assert_eq!(p.log.as_deref(), Some("Step was cancelled"));

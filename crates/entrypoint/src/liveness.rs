@@ -49,9 +49,8 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     let tmp = dir.join(format!(".{name}.{}", unsafe { libc::getpid() }));
     let c_tmp = cpath(&tmp).ok_or("lock path contains NUL")?;
     let c_final = cpath(&final_path).ok_or("lock path contains NUL")?;
-    let os_err = |op: &str, p: &Path| {
-        termination::gofs::path_error(op, p, &std::io::Error::last_os_error())
-    };
+    let os_err =
+        |op: &str, p: &Path| termination::gofs::path_error(op, p, &std::io::Error::last_os_error());
     // SAFETY: valid C strings; the fd is owned right after creation.
     unsafe {
         let fd = libc::open(
@@ -96,7 +95,8 @@ pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
         return None;
     }
     // SAFETY: both fds were just created by pipe2.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let spawned = std::thread::Builder::new()
         .name("predecessor-lock".into())
         .stack_size(LOCK_THREAD_STACK)
@@ -131,9 +131,15 @@ mod tests {
         assert!(lock.exists());
         let f = std::fs::File::open(&lock).unwrap();
         // SAFETY: valid fd.
-        assert_ne!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        assert_ne!(
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+            0
+        );
         drop(held);
-        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        assert_eq!(
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+            0
+        );
         // No temp files left behind.
         let names: Vec<_> = std::fs::read_dir(d.path().join("run/0"))
             .unwrap()

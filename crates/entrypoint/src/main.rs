@@ -81,7 +81,12 @@ fn main() {
 
     // §3.1.8: credentials to $HOME; their env additions never override the step's own env.
     let mut env: substitute::Env = std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     for (k, v) in credentials::copy_to_home(&layout) {
         if !env.iter().any(|(name, _)| *name == k) {

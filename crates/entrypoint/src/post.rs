@@ -126,13 +126,19 @@ mod tests {
         std::fs::write(d.path().join("file"), "").unwrap();
         let f = d.path().join("file/out").to_string_lossy().into_owned();
         let err = try_write(&f, "").unwrap_err();
-        assert!(err.starts_with("Error creating parent directory of \""), "{err}");
+        assert!(
+            err.starts_with("Error creating parent directory of \""),
+            "{err}"
+        );
     }
 
     #[test]
     fn paths() {
         assert_eq!(exit_code_path(""), "exitCode");
-        assert_eq!(exit_code_path("/tekton/run/0/status/"), "/tekton/run/0/status/exitCode");
+        assert_eq!(
+            exit_code_path("/tekton/run/0/status/"),
+            "/tekton/run/0/status/exitCode"
+        );
         assert_eq!(go_dir("/a/b/out"), "/a/b");
         assert_eq!(go_dir("out"), ".");
         assert_eq!(go_dir("/out"), "/");

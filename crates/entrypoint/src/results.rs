@@ -20,7 +20,11 @@ pub fn read_file(path: &str) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// Reads `<dir>/<name>` for every non-empty name, in order.
-pub fn read_results(dir: &str, names: &[String], result_type: u8) -> Result<Vec<RunResult>, String> {
+pub fn read_results(
+    dir: &str,
+    names: &[String],
+    result_type: u8,
+) -> Result<Vec<RunResult>, String> {
     let mut out = Vec::new();
     for name in names.iter().filter(|n| !n.is_empty()) {
         let path = gofs::join(&[dir, name]);
@@ -51,7 +55,10 @@ mod tests {
         std::fs::write(d.path().join("digest"), "sha256:abc\n").unwrap();
         std::fs::write(d.path().join("arr"), "[\"a\",\"b\"]").unwrap();
         let dir = d.path().to_string_lossy().into_owned();
-        let names: Vec<String> = ["digest", "", "missing", "arr"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["digest", "", "missing", "arr"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let got = read_results(&dir, &names, 1).unwrap();
         assert_eq!(
             got,
@@ -76,9 +83,16 @@ mod tests {
         assert_eq!(step_artifacts_path("a/b"), "a/b/artifacts/provenance.json");
         assert_eq!(step_artifacts_path(""), "artifacts/provenance.json");
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("provenance.json").to_string_lossy().into_owned();
+        let p = d
+            .path()
+            .join("provenance.json")
+            .to_string_lossy()
+            .into_owned();
         assert_eq!(read_artifact(&p, 5).unwrap(), None);
         std::fs::write(&p, "").unwrap();
-        assert_eq!(read_artifact(&p, 5).unwrap(), Some(RunResult::new(p.clone(), "", 5)));
+        assert_eq!(
+            read_artifact(&p, 5).unwrap(),
+            Some(RunResult::new(p.clone(), "", 5))
+        );
     }
 }

@@ -67,7 +67,12 @@ pub struct RunOptions<'a> {
 
 /// Whether the environment asks for a network-less child (upstream's rule).
 pub fn hermetic_requested(env: &Env) -> bool {
-    let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     get("TEKTON_RESOURCE_NAME").unwrap_or("").is_empty() && get("TEKTON_HERMETIC") == Some("1")
 }
 
@@ -136,7 +141,12 @@ fn open_tee_file(path: &str) -> Result<File, String> {
         .create(true)
         .mode(0o644)
         .open(path)
-        .map_err(|e| format!("error opening {path}: {}", gofs::path_error("open", path, &e)))
+        .map_err(|e| {
+            format!(
+                "error opening {path}: {}",
+                gofs::path_error("open", path, &e)
+            )
+        })
 }
 
 struct TeeStream {
@@ -265,7 +275,11 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
         }
 
         let sig_fd = opts.signals.map(|s| s.raw_fd());
-        let ino_fd = if status.is_none() { watcher.raw_fd() } else { None };
+        let ino_fd = if status.is_none() {
+            watcher.raw_fd()
+        } else {
+            None
+        };
         let mut fds: Vec<RawFd> = Vec::with_capacity(4);
         fds.extend(sig_fd);
         fds.extend(ino_fd);
@@ -439,8 +453,14 @@ fn spawn(
                 | libc::CLONE_NEWNET
                 | libc::CLONE_NEWUSER
                 | libc::SIGCHLD;
-            libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
-                as i32
+            libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            ) as i32
         } else {
             libc::fork()
         }
@@ -719,7 +739,10 @@ mod tests {
     #[test]
     fn hermetic_rule() {
         let e = |pairs: &[(&str, &str)]| -> Env {
-            pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         assert!(hermetic_requested(&e(&[("TEKTON_HERMETIC", "1")])));
         assert!(!hermetic_requested(&e(&[

@@ -85,7 +85,12 @@ impl Engine for ProcessEngine<'_> {
         breakpoint_on_failure: bool,
         watch_predecessor: bool,
     ) -> Result<(), WaitError> {
-        Waiter::new(self.signals).wait(file, expect_content, breakpoint_on_failure, watch_predecessor)
+        Waiter::new(self.signals).wait(
+            file,
+            expect_content,
+            breakpoint_on_failure,
+            watch_predecessor,
+        )
     }
 
     fn run(
@@ -216,7 +221,8 @@ fn go_inner(
         ) {
             slog_error("Error while substituting step results:", &e);
         }
-        if let Err(e) = substitute::apply_artifacts(&step.layout, &mut step.env, &mut step.command) {
+        if let Err(e) = substitute::apply_artifacts(&step.layout, &mut step.env, &mut step.command)
+        {
             slog_error("Error while substituting step artifacts:", &e);
         }
         let deadline = (cfg.timeout > 0)
@@ -277,11 +283,23 @@ fn go_inner(
     let in_message = cfg.results_in_message();
     if cfg.results.first().is_some_and(|r| !r.is_empty()) {
         let dir = step.layout.results_dir().to_string_lossy().into_owned();
-        collect_results(&cfg, &dir, &cfg.results, termination::TASK_RUN_RESULT, in_message)?;
+        collect_results(
+            &cfg,
+            &dir,
+            &cfg.results,
+            termination::TASK_RUN_RESULT,
+            in_message,
+        )?;
     }
     if cfg.step_results.first().is_some_and(|r| !r.is_empty()) {
         let dir = gofs::join(&[smd, "results"]);
-        collect_results(&cfg, &dir, &cfg.step_results, termination::STEP_RESULT, in_message)?;
+        collect_results(
+            &cfg,
+            &dir,
+            &cfg.step_results,
+            termination::STEP_RESULT,
+            in_message,
+        )?;
     }
     if in_message {
         let step_path = results::step_artifacts_path(smd);

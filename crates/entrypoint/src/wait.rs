@@ -232,10 +232,7 @@ mod tests {
         let f = d.path().join("file/out").to_string_lossy().into_owned();
         match Waiter::new(None).wait(&f, false, false, true) {
             Err(WaitError::Failed(m)) => {
-                assert_eq!(
-                    m,
-                    format!("waiting for \"{f}\": stat {f}: not a directory")
-                );
+                assert_eq!(m, format!("waiting for \"{f}\": stat {f}: not a directory"));
             }
             other => panic!("{other:?}"),
         }

@@ -98,7 +98,10 @@ pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
         .collect();
     let ms = match timeout {
         None => -1,
-        Some(d) => d.as_millis().min(i32::MAX as u128) as i32 + i32::from(d.subsec_nanos() % 1_000_000 != 0),
+        Some(d) => {
+            d.as_millis().min(i32::MAX as u128) as i32
+                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
+        }
     };
     // SAFETY: pfds is a valid array of its length.
     let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
@@ -121,12 +124,21 @@ mod tests {
         let w = Watcher::new();
         let fd = w.raw_fd().expect("inotify");
         w.watch_parent_of(&target);
-        assert_eq!(poll_readable(&[fd], Some(Duration::from_millis(10))), vec![false]);
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_millis(10))),
+            vec![false]
+        );
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        assert_eq!(poll_readable(&[fd], Some(Duration::from_secs(5))), vec![true]);
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_secs(5))),
+            vec![true]
+        );
         w.drain();
         w.watch_parent_of(&target);
         std::fs::write(&target, "").unwrap();
-        assert_eq!(poll_readable(&[fd], Some(Duration::from_secs(5))), vec![true]);
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_secs(5))),
+            vec![true]
+        );
     }
 }

@@ -9,12 +9,20 @@ use std::os::unix::fs::PermissionsExt;
 fn undefined_flag_exits_2_with_usage() {
     let pod = Pod::new();
     let mut c = pod.bare();
-    c.args(["-dont_send_results_to_termination_path", "-entrypoint", "true"]);
+    c.args([
+        "-dont_send_results_to_termination_path",
+        "-entrypoint",
+        "true",
+    ]);
     let o = run(c);
     assert_eq!(o.code, Some(2));
-    assert!(o.stderr.starts_with(
-        "flag provided but not defined: -dont_send_results_to_termination_path\nUsage of "
-    ), "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with(
+            "flag provided but not defined: -dont_send_results_to_termination_path\nUsage of "
+        ),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("  -wait_file string\n"));
     assert!(o.stderr.contains("  -termination_path string\n"));
 }
@@ -29,15 +37,40 @@ fn help_exits_0() {
         assert_eq!(o.code, Some(0), "{flag}");
         assert!(o.stderr.starts_with("Usage of "), "{}", o.stderr);
         for name in [
-            "basic-docker", "breakpoint_on_failure", "compress_termination_message", "debug_before_step",
-            "docker-cfg", "docker-config", "basic-git", "enable_spire", "entrypoint", "on_error",
-            "post_file", "result_from", "results", "spire_socket_path", "ssh-git", "stderr_path",
-            "stdout_path", "step_metadata_dir", "step_results", "termination_path", "timeout",
-            "wait_file", "wait_file_content", "when_expressions",
+            "basic-docker",
+            "breakpoint_on_failure",
+            "compress_termination_message",
+            "debug_before_step",
+            "docker-cfg",
+            "docker-config",
+            "basic-git",
+            "enable_spire",
+            "entrypoint",
+            "on_error",
+            "post_file",
+            "result_from",
+            "results",
+            "spire_socket_path",
+            "ssh-git",
+            "stderr_path",
+            "stdout_path",
+            "step_metadata_dir",
+            "step_results",
+            "termination_path",
+            "timeout",
+            "wait_file",
+            "wait_file_content",
+            "when_expressions",
         ] {
-            assert!(o.stderr.contains(&format!("  -{name}")), "usage lacks -{name}");
+            assert!(
+                o.stderr.contains(&format!("  -{name}")),
+                "usage lacks -{name}"
+            );
         }
-        assert!(o.stderr.contains("(default \"unix:///spiffe-workload-api/spire-agent.sock\")"));
+        assert!(
+            o.stderr
+                .contains("(default \"unix:///spiffe-workload-api/spire-agent.sock\")")
+        );
         assert!(o.stderr.contains("(default \"termination-message\")"));
     }
 }
@@ -83,10 +116,20 @@ fn double_dash_flag_forms() {
         "--termination_path=".to_string().as_str(),
     ]);
     // `--termination_path=` (empty) makes the final write fail: fatal, exit 1.
-    c.args(["-step_metadata_dir", &pod.t("run/0/status"), "--entrypoint", "true"]);
+    c.args([
+        "-step_metadata_dir",
+        &pod.t("run/0/status"),
+        "--entrypoint",
+        "true",
+    ]);
     let o = run(c);
     assert_eq!(o.code, Some(1), "{}", o.stderr);
-    assert!(o.stderr.contains("Error while writing message: open : no such file or directory"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("Error while writing message: open : no such file or directory"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(pod.post(0), "out");
 }
 
@@ -120,7 +163,11 @@ fn missing_platform_commands_is_fatal() {
     let pod = Pod::new();
     let o = run(pod.step(0, &[], &[]));
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("unexpected end of JSON input"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unexpected end of JSON input"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(pod.post(0), "none");
     assert!(pod.read("termination-0").is_none());
 
@@ -128,7 +175,11 @@ fn missing_platform_commands_is_fatal() {
     c.env("TEKTON_PLATFORM_COMMANDS", r#"{"windows/amd64":["x"]}"#);
     let o = run(c);
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("could not find command for platform"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("could not find command for platform"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -136,7 +187,10 @@ fn leading_double_dash_discards_positional_args() {
     let pod = Pod::new();
     let mut c = pod.bare();
     c.args(["--", "echo", "ignored"]);
-    c.env("TEKTON_PLATFORM_COMMANDS", platform_commands(&["echo", "from-platform"]));
+    c.env(
+        "TEKTON_PLATFORM_COMMANDS",
+        platform_commands(&["echo", "from-platform"]),
+    );
     let o = run(c);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(o.stdout, "from-platform\n");
@@ -160,7 +214,11 @@ fn subcommand_init() {
     c.args(["init", BIN, &dst, "step-clone", "step-test"]);
     let o = run(c);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    assert!(o.stderr.contains("Entrypoint initialization"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Entrypoint initialization"),
+        "{}",
+        o.stderr
+    );
     let mode = std::fs::metadata(&dst).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & !0o311, 0, "mode {mode:o}");
     for (name, i) in [("step-clone", 0), ("0", 0), ("step-test", 1), ("1", 1)] {
@@ -201,13 +259,22 @@ fn subcommand_cp_and_errors() {
     c.args(["cp", &missing, &dst]);
     let o = run(c);
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains(&format!("cp error: open {missing}: no such file or directory")), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "cp error: open {missing}: no such file or directory"
+        )),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn subcommand_decode_script() {
     let pod = Pod::new();
-    pod.write("scripts/s", "IyEvdXNyL2Jpbi9lbnYgc2gKZWNobyAiSGVsbG8gV29ybGQhIgo=\n");
+    pod.write(
+        "scripts/s",
+        "IyEvdXNyL2Jpbi9lbnYgc2gKZWNobyAiSGVsbG8gV29ybGQhIgo=\n",
+    );
     let p = pod.t("scripts/s");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut c = pod.bare();
@@ -215,8 +282,14 @@ fn subcommand_decode_script() {
     let o = run(c);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(o.stderr.contains(&format!("Decoded script {p}")));
-    assert_eq!(std::fs::read_to_string(&p).unwrap(), "#!/usr/bin/env sh\necho \"Hello World!\"\n");
-    assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "#!/usr/bin/env sh\necho \"Hello World!\"\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -227,5 +300,9 @@ fn non_matching_positional_args_fall_through() {
     c.args(["cp", "x"]);
     let o = run(c);
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("unexpected end of JSON input"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unexpected end of JSON input"),
+        "{}",
+        o.stderr
+    );
 }

@@ -24,13 +24,24 @@ fn three_step_taskrun() {
 
     let script = pod.t("scripts/script-0-9l9zj");
     let digest = pod.t("results/digest");
-    pod.write("scripts/script-0-9l9zj", &format!("#!/bin/sh\nset -e\necho cloning\nprintf sha256:abc > {digest}\n"));
+    pod.write(
+        "scripts/script-0-9l9zj",
+        &format!("#!/bin/sh\nset -e\necho cloning\nprintf sha256:abc > {digest}\n"),
+    );
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let creds = ["-basic-git=git-creds=https://github.com"];
-    let log = pod.root().join("workspace/test.log").to_string_lossy().into_owned();
+    let log = pod
+        .root()
+        .join("workspace/test.log")
+        .to_string_lossy()
+        .into_owned();
     let report = pod.t("run/1/status/results/report");
 
-    let mut flags0 = vec!["-wait_file", &*Box::leak(pod.t("downward/ready").into_boxed_str()), "-wait_file_content"];
+    let mut flags0 = vec![
+        "-wait_file",
+        &*Box::leak(pod.t("downward/ready").into_boxed_str()),
+        "-wait_file_content",
+    ];
     flags0.extend(creds);
     flags0.extend(["-timeout", "5m0s", "-results", "digest"]);
     let step0 = spawn(pod.step(0, &flags0, &[&script]));
@@ -39,12 +50,23 @@ fn three_step_taskrun() {
     let mut flags1 = vec!["-wait_file", wait1.as_str()];
     flags1.extend(creds);
     flags1.extend([
-        "-on_error", "continue", "-stdout_path", &log, "-step_results", "report", "-results", "digest",
+        "-on_error",
+        "continue",
+        "-stdout_path",
+        &log,
+        "-step_results",
+        "report",
+        "-results",
+        "digest",
     ]);
     let step1 = spawn(pod.step(
         1,
         &flags1,
-        &["sh", "-c", &format!("echo testing; printf https://report > {report}; exit 1")],
+        &[
+            "sh",
+            "-c",
+            &format!("echo testing; printf https://report > {report}; exit 1"),
+        ],
     ));
 
     let wait2 = pod.t("run/1/out");
@@ -52,7 +74,10 @@ fn three_step_taskrun() {
     flags2.extend(creds);
     flags2.extend(["-results", "digest", "--", "--push"]);
     let mut c2 = pod.step(2, &flags2, &[]);
-    c2.env("TEKTON_PLATFORM_COMMANDS", platform_commands(&["echo", "publishing"]));
+    c2.env(
+        "TEKTON_PLATFORM_COMMANDS",
+        platform_commands(&["echo", "publishing"]),
+    );
     let step2 = spawn(c2);
 
     std::thread::sleep(Duration::from_millis(300));
@@ -114,7 +139,10 @@ fn failure_cascades_as_skips() {
     assert_eq!(o0.code, Some(1));
     let (o1, o2) = (finish(s1, LONG), finish(s2, LONG));
     assert_eq!((o1.code, o2.code), (Some(1), Some(1)));
-    assert_eq!((pod.post(0), pod.post(1), pod.post(2)), ("out.err", "out.err", "out.err"));
+    assert_eq!(
+        (pod.post(0), pod.post(1), pod.post(2)),
+        ("out.err", "out.err", "out.err")
+    );
     for i in 1..3 {
         assert_eq!(
             pod.termination(i),
@@ -193,7 +221,10 @@ fn sigint_is_forwarded_to_the_group() {
     kill(child.id(), libc::SIGINT);
     let o = finish(child, LONG);
     assert_eq!(o.code, Some(42), "{}", o.stderr);
-    assert!(eventually(Duration::from_secs(5), || pod.exists("got-int.c")), "grandchild missed SIGINT");
+    assert!(
+        eventually(Duration::from_secs(5), || pod.exists("got-int.c")),
+        "grandchild missed SIGINT"
+    );
     assert_eq!(pod.post(0), "out.err");
 }
 
@@ -203,13 +234,21 @@ fn dead_predecessor(kill_while_running: bool) {
     let flags0: Vec<String> = if kill_while_running {
         vec![]
     } else {
-        vec!["-wait_file".into(), pod.t("downward/ready"), "-wait_file_content".into()]
+        vec![
+            "-wait_file".into(),
+            pod.t("downward/ready"),
+            "-wait_file_content".into(),
+        ]
     };
     let flags0: Vec<&str> = flags0.iter().map(String::as_str).collect();
     let step0 = spawn(pod.step(
         0,
         &flags0,
-        &["sh", "-c", &format!("echo $$ > {started}.pid; touch {started}; exec sleep 30")],
+        &[
+            "sh",
+            "-c",
+            &format!("echo $$ > {started}.pid; touch {started}; exec sleep 30"),
+        ],
     ));
     let w = pod.t("run/0/out");
     let step1 = spawn(pod.step(1, &["-wait_file", &w], &["true"]));
@@ -225,12 +264,18 @@ fn dead_predecessor(kill_while_running: bool) {
     let o1 = finish(step1, LONG);
     let took = killed_at.elapsed();
     // The orphaned `sleep` of step 0 (if it started) still holds the test's pipes: end it.
-    if let Some(pid) = pod.read("step0-started.pid").and_then(|p| p.trim().parse::<u32>().ok()) {
+    if let Some(pid) = pod
+        .read("step0-started.pid")
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    {
         kill(pid, libc::SIGKILL);
     }
     let _ = finish(step0, LONG);
     assert_eq!(o1.code, Some(1), "{}", o1.stderr);
-    assert!(o1.stderr.contains("Skipping step because a previous step failed"));
+    assert!(
+        o1.stderr
+            .contains("Skipping step because a previous step failed")
+    );
     assert_eq!(pod.post(0), "none");
     assert_eq!(pod.post(1), "out.err");
     assert_eq!(
@@ -254,7 +299,11 @@ fn dead_predecessor_while_running() {
 #[test]
 fn timeout_with_background_child_and_tee() {
     let pod = Pod::new();
-    let log = pod.root().join("workspace/out.log").to_string_lossy().into_owned();
+    let log = pod
+        .root()
+        .join("workspace/out.log")
+        .to_string_lossy()
+        .into_owned();
     let start = Instant::now();
     let o = run(pod.step(
         0,
@@ -275,9 +324,17 @@ fn timeout_with_background_child_and_tee() {
 #[test]
 fn background_child_holding_tee_does_not_hang_success() {
     let pod = Pod::new();
-    let log = pod.root().join("workspace/out.log").to_string_lossy().into_owned();
+    let log = pod
+        .root()
+        .join("workspace/out.log")
+        .to_string_lossy()
+        .into_owned();
     let start = Instant::now();
-    let o = run(pod.step(0, &["-stdout_path", &log], &["sh", "-c", "sleep 5 2>/dev/null & echo done"]));
+    let o = run(pod.step(
+        0,
+        &["-stdout_path", &log],
+        &["sh", "-c", "sleep 5 2>/dev/null & echo done"],
+    ));
     assert!(start.elapsed() < Duration::from_secs(4));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "done\n");
@@ -291,7 +348,11 @@ fn cancel_kills_group_ignoring_sigterm() {
     let child = spawn(pod.step(
         0,
         &[],
-        &["sh", "-c", &format!("trap '' TERM; touch {started}; while :; do sleep 0.05; done")],
+        &[
+            "sh",
+            "-c",
+            &format!("trap '' TERM; touch {started}; while :; do sleep 0.05; done"),
+        ],
     ));
     assert!(eventually(LONG, || pod.exists("started")));
     pod.write_atomic("downward/cancel", "CANCEL");
@@ -311,17 +372,28 @@ fn hermetic_child_has_no_network() {
     let mut c = pod.step(0, &[], &["sh", "-c", "echo pid=$$; ls /sys/class/net 2>/dev/null | tr '\\n' ' '; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | tr '\\n' ','"]);
     c.env("TEKTON_HERMETIC", "1");
     let o = run(c);
-    if o.code != Some(0) && o.stderr.contains("cannot create user/pid/net/mount namespaces") {
-        eprintln!("SKIP hermetic_child_has_no_network: user namespaces unavailable here ({})", o.stderr.trim());
+    if o.code != Some(0)
+        && o.stderr
+            .contains("cannot create user/pid/net/mount namespaces")
+    {
+        eprintln!(
+            "SKIP hermetic_child_has_no_network: user namespaces unavailable here ({})",
+            o.stderr.trim()
+        );
         return;
     }
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(o.stdout.starts_with("pid=1\n"), "{}", o.stdout);
-    assert!(o.stdout.trim_end().ends_with("lo,"), "only loopback expected: {}", o.stdout);
+    assert!(
+        o.stdout.trim_end().ends_with("lo,"),
+        "only loopback expected: {}",
+        o.stdout
+    );
 
     // With TEKTON_RESOURCE_NAME set, the rule does not apply.
     let mut c = pod.step(1, &[], &["sh", "-c", "echo pid=$$"]);
-    c.env("TEKTON_HERMETIC", "1").env("TEKTON_RESOURCE_NAME", "x");
+    c.env("TEKTON_HERMETIC", "1")
+        .env("TEKTON_RESOURCE_NAME", "x");
     let o = run(c);
     assert_eq!(o.code, Some(0));
     assert_ne!(o.stdout, "pid=1\n");

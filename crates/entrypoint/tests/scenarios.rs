@@ -89,7 +89,12 @@ fn command_not_executable() {
     let script = pod.t("scripts/plain");
     let o = run(pod.step(0, &[], &[&script]));
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains(&format!("fork/exec {script}: permission denied")), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("fork/exec {script}: permission denied")),
+        "{}",
+        o.stderr
+    );
     assert_eq!(pod.post(0), "out.err");
     assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
 }
@@ -105,7 +110,12 @@ fn previous_step_failed() {
         &["sh", "-c", &format!("touch {marker}")],
     ));
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("Skipping step because a previous step failed"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("Skipping step because a previous step failed"),
+        "{}",
+        o.stderr
+    );
     assert!(!pod.exists("ran"));
     assert_eq!(pod.post(1), "out.err");
     assert_eq!(pod.exit_code_file(1), None);
@@ -155,7 +165,11 @@ fn timeout() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-timeout", "300ms"], &["sleep", "30"]));
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("context deadline exceeded"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("context deadline exceeded"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(pod.post(0), "out.err");
     assert_eq!(pod.exit_code_file(0), None);
     assert_eq!(
@@ -198,7 +212,10 @@ fn when_expressions_false() {
         &["sh", "-c", "exit 5"],
     ));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    assert!(o.stderr.contains("Step was skipped due to when expressions were evaluated to false."));
+    assert!(
+        o.stderr
+            .contains("Step was skipped due to when expressions were evaluated to false.")
+    );
     assert_eq!(pod.post(0), "out");
     assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
     assert_eq!(
@@ -226,7 +243,12 @@ fn negative_timeout() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-timeout", "-1s"], &["true"]));
     assert_eq!(o.code, Some(1));
-    assert!(o.stderr.contains("Error executing command: negative timeout specified"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("Error executing command: negative timeout specified"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(pod.post(0), "out.err");
     assert_eq!(pod.exit_code_file(0), None);
     assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
@@ -240,10 +262,14 @@ fn debug_before_step_fail_continue() {
     pod.write("run/0/out.beforestepexit.err", "1\n");
     let o = finish(child, LONG);
     assert_eq!(o.code, Some(1), "{}", o.stderr);
-    assert!(o.stderr.contains("debug before step breakpoint has taken effect"));
-    assert!(o.stderr.contains(
-        "Skipping execute step script because before step breakpoint fail-continue"
-    ));
+    assert!(
+        o.stderr
+            .contains("debug before step breakpoint has taken effect")
+    );
+    assert!(
+        o.stderr
+            .contains("Skipping execute step script because before step breakpoint fail-continue")
+    );
     assert_eq!(pod.post(0), "out.err");
     assert_eq!(pod.exit_code_file(0), None);
     assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
@@ -265,13 +291,18 @@ fn debug_before_step_continue_runs() {
 fn failure_with_breakpoint_on_failure() {
     let pod = Pod::new();
     let child = spawn(pod.step(0, &["-breakpoint_on_failure"], &["sh", "-c", "exit 4"]));
-    assert!(eventually(LONG, || pod.read("termination-0").is_some_and(|m| m.contains("StartedAt"))));
+    assert!(eventually(LONG, || pod
+        .read("termination-0")
+        .is_some_and(|m| m.contains("StartedAt"))));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(pod.post(0), "none");
     pod.write_atomic("run/0/out.breakpointexit", "7\n");
     let o = finish(child, LONG);
     assert_eq!(o.code, Some(7), "{}", o.stderr);
-    assert!(o.stderr.contains("debug onFailure breakpoint has taken effect"));
+    assert!(
+        o.stderr
+            .contains("debug onFailure breakpoint has taken effect")
+    );
     assert!(o.stderr.contains("Breakpoint exiting with exit code 7"));
     assert_eq!(pod.post(0), "none");
     assert_eq!(pod.exit_code_file(0), None);
@@ -346,7 +377,11 @@ fn step_and_task_results_and_artifacts() {
     let o = run(pod.step(
         0,
         &["-results", "digest,absent", "-step_results", "report"],
-        &["sh", "-c", &format!("printf 'https://r<&>' > {res}; printf '{{}}' > {art}")],
+        &[
+            "sh",
+            "-c",
+            &format!("printf 'https://r<&>' > {res}; printf '{{}}' > {art}"),
+        ],
     ));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(
@@ -360,14 +395,22 @@ fn step_and_task_results_and_artifacts() {
         ]
     );
     // Go escapes <, > and & in JSON.
-    assert!(pod.read("termination-0").unwrap().contains("https://r\\u003c\\u0026\\u003e"));
+    assert!(
+        pod.read("termination-0")
+            .unwrap()
+            .contains("https://r\\u003c\\u0026\\u003e")
+    );
 }
 
 #[test]
 fn sidecar_logs_keep_results_out_of_the_message() {
     let pod = Pod::new();
     pod.write("results/digest", "sha256:abc");
-    let o = run(pod.step(0, &["-results", "digest", "-result_from", "sidecar-logs"], &["true"]));
+    let o = run(pod.step(
+        0,
+        &["-results", "digest", "-result_from", "sidecar-logs"],
+        &["true"],
+    ));
     assert_eq!(o.code, Some(0));
     assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
 }
@@ -381,7 +424,11 @@ fn compressed_message() {
     let names: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
     let o = run(pod.step(
         0,
-        &["-results", &names.join(","), "-compress_termination_message=true"],
+        &[
+            "-results",
+            &names.join(","),
+            "-compress_termination_message=true",
+        ],
         &["true"],
     ));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
@@ -424,7 +471,15 @@ fn stdin_is_dev_null() {
 #[test]
 fn child_gets_own_process_group() {
     let pod = Pod::new();
-    let o = run(pod.step(0, &[], &["sh", "-c", "ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/$$/stat; echo $$"]));
+    let o = run(pod.step(
+        0,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/$$/stat; echo $$",
+        ],
+    ));
     assert_eq!(o.code, Some(0));
     let lines: Vec<&str> = o.stdout.split_whitespace().collect();
     assert_eq!(lines.len(), 2, "{}", o.stdout);

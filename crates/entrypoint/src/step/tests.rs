@@ -31,7 +31,12 @@ impl Engine for FakeEngine {
         }
         self.waits.pop_front().unwrap_or(Ok(()))
     }
-    fn run(&mut self, command: &[String], _: &Env, deadline: Option<Instant>) -> Result<(), RunError> {
+    fn run(
+        &mut self,
+        command: &[String],
+        _: &Env,
+        deadline: Option<Instant>,
+    ) -> Result<(), RunError> {
         self.ran.push(command.to_vec());
         self.deadline_seen = Some(deadline);
         self.run_result.clone()
@@ -86,7 +91,11 @@ impl Fixture {
         let re_ok = |s: &str| {
             // 2006-01-02T15:04:05.000Z07:00
             let b = s.as_bytes();
-            b.len() >= 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && s[20..23].bytes().all(|c| c.is_ascii_digit())
+            b.len() >= 24
+                && b[4] == b'-'
+                && b[10] == b'T'
+                && b[19] == b'.'
+                && s[20..23].bytes().all(|c| c.is_ascii_digit())
         };
         v.as_array()
             .unwrap()
@@ -128,7 +137,10 @@ fn success() {
 fn child_fails() {
     let mut f = Fixture::new();
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(3))));
-    assert_eq!(f.go(&mut eng), Err(StepError::ChildExit(ChildStatus::Exited(3))));
+    assert_eq!(
+        f.go(&mut eng),
+        Err(StepError::ChildExit(ChildStatus::Exited(3)))
+    );
     assert!(f.exists("run/1/out.err") && !f.exists("run/1/out"));
     assert_eq!(f.exit_code(), None);
     assert_eq!(f.entries(), vec![e("StartedAt", "", 3)]);
@@ -136,14 +148,20 @@ fn child_fails() {
 
 #[test]
 fn on_error_continue() {
-    for (status, code) in [(ChildStatus::Exited(3), "3"), (ChildStatus::Signaled(9), "-1")] {
+    for (status, code) in [
+        (ChildStatus::Exited(3), "3"),
+        (ChildStatus::Signaled(9), "-1"),
+    ] {
         let mut f = Fixture::new();
         f.step.cfg.on_error = "continue".into();
         let mut eng = FakeEngine::new(Err(RunError::Exit(status)));
         assert_eq!(f.go(&mut eng), Err(StepError::ChildExit(status)));
         assert!(f.exists("run/1/out") && !f.exists("run/1/out.err"));
         assert_eq!(f.exit_code().as_deref(), Some(code));
-        assert_eq!(f.entries(), vec![e("StartedAt", "", 3), e("ExitCode", code, 3)]);
+        assert_eq!(
+            f.entries(),
+            vec![e("StartedAt", "", 3), e("ExitCode", code, 3)]
+        );
     }
 }
 
@@ -158,7 +176,10 @@ fn skip_on_previous_failure_and_dead_predecessor() {
         assert!(f.exists("run/1/out.err"));
         assert_eq!(f.exit_code(), None);
         assert!(eng.ran.is_empty());
-        assert_eq!(f.entries(), vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]);
+        assert_eq!(
+            f.entries(),
+            vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+        );
     }
 }
 
@@ -168,8 +189,12 @@ fn wait_error_with_breakpoint_writes_no_post_file() {
     f.step.cfg.wait_files = vec!["/x/out".into()];
     f.step.cfg.breakpoint_on_failure = true;
     let mut eng = FakeEngine::new(Ok(()));
-    eng.waits.push_back(Err(WaitError::Failed("waiting for x".into())));
-    assert_eq!(f.go(&mut eng), Err(StepError::Other("waiting for x".into())));
+    eng.waits
+        .push_back(Err(WaitError::Failed("waiting for x".into())));
+    assert_eq!(
+        f.go(&mut eng),
+        Err(StepError::Other("waiting for x".into()))
+    );
     assert!(!f.exists("run/1/out.err") && !f.exists("run/1/out"));
     assert_eq!(f.entries(), vec![e("StartedAt", "", 3)]);
 }
@@ -192,14 +217,20 @@ fn timeout_and_cancel() {
     assert!(matches!(eng.deadline_seen, Some(Some(_))));
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.exit_code(), None);
-    assert_eq!(f.entries(), vec![e("StartedAt", "", 3), e("Reason", "TimeoutExceeded", 3)]);
+    assert_eq!(
+        f.entries(),
+        vec![e("StartedAt", "", 3), e("Reason", "TimeoutExceeded", 3)]
+    );
 
     let mut f = Fixture::new();
     let mut eng = FakeEngine::new(Err(RunError::Cancelled));
     assert_eq!(f.go(&mut eng), Err(StepError::Cancelled));
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.exit_code().as_deref(), Some("killed"));
-    assert_eq!(f.entries(), vec![e("StartedAt", "", 3), e("Reason", "Cancelled", 3)]);
+    assert_eq!(
+        f.entries(),
+        vec![e("StartedAt", "", 3), e("Reason", "Cancelled", 3)]
+    );
 }
 
 #[test]
@@ -207,7 +238,10 @@ fn negative_timeout() {
     let mut f = Fixture::new();
     f.step.cfg.timeout = -1;
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Err(StepError::Other("negative timeout specified".into())));
+    assert_eq!(
+        f.go(&mut eng),
+        Err(StepError::Other("negative timeout specified".into()))
+    );
     assert!(eng.ran.is_empty());
     assert!(f.exists("run/1/out.err"));
 }
@@ -219,7 +253,10 @@ fn debug_before_step() {
     let mut eng = FakeEngine::new(Ok(()));
     assert_eq!(f.go(&mut eng), Ok(()));
     let pf = f.step.cfg.post_file.clone();
-    assert_eq!(eng.waited, vec!["".to_string(), format!("{pf}.beforestepexit")]);
+    assert_eq!(
+        eng.waited,
+        vec!["".to_string(), format!("{pf}.beforestepexit")]
+    );
 
     let mut f = Fixture::new();
     f.step.cfg.debug_before_step = true;
@@ -249,7 +286,10 @@ fn when_false_skips_successfully() {
     assert!(eng.ran.is_empty());
     assert!(f.exists("run/1/out"));
     assert_eq!(f.exit_code().as_deref(), Some("0"));
-    assert_eq!(f.entries(), vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]);
+    assert_eq!(
+        f.entries(),
+        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+    );
 }
 
 #[test]
@@ -269,8 +309,14 @@ fn results_and_artifacts_order() {
     std::fs::write(task_art.join("provenance.json"), "[]").unwrap();
     let mut eng = FakeEngine::new(Ok(()));
     assert_eq!(f.go(&mut eng), Ok(()));
-    let step_key = f.path("run/1/status/artifacts/provenance.json").to_string_lossy().into_owned();
-    let task_key = task_art.join("provenance.json").to_string_lossy().into_owned();
+    let step_key = f
+        .path("run/1/status/artifacts/provenance.json")
+        .to_string_lossy()
+        .into_owned();
+    let task_key = task_art
+        .join("provenance.json")
+        .to_string_lossy()
+        .into_owned();
     assert_eq!(
         f.entries(),
         vec![
@@ -292,7 +338,10 @@ fn results_read_even_on_failure_but_not_with_sidecar_logs() {
     std::fs::write(results.join("digest"), "x").unwrap();
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(2))));
     assert!(f.go(&mut eng).is_err());
-    assert_eq!(f.entries(), vec![e("digest", "x", 1), e("StartedAt", "", 3)]);
+    assert_eq!(
+        f.entries(),
+        vec![e("digest", "x", 1), e("StartedAt", "", 3)]
+    );
 
     let mut f = Fixture::new();
     f.step.cfg.results = vec!["digest".into()];

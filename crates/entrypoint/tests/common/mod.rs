@@ -21,7 +21,14 @@ pub fn e(key: &str, value: &str, t: u8) -> Entry {
 impl Pod {
     pub fn new() -> Pod {
         let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["tekton/downward", "tekton/results", "tekton/artifacts", "tekton/creds", "workspace", "home"] {
+        for d in [
+            "tekton/downward",
+            "tekton/results",
+            "tekton/artifacts",
+            "tekton/creds",
+            "workspace",
+            "home",
+        ] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
         Pod { dir }
@@ -33,7 +40,12 @@ impl Pod {
 
     /// `<tekton>/<rel>` as a string.
     pub fn t(&self, rel: &str) -> String {
-        self.dir.path().join("tekton").join(rel).to_string_lossy().into_owned()
+        self.dir
+            .path()
+            .join("tekton")
+            .join(rel)
+            .to_string_lossy()
+            .into_owned()
     }
 
     pub fn exists(&self, rel: &str) -> bool {
@@ -134,7 +146,8 @@ pub fn parse_entries(raw: &str) -> Vec<Entry> {
 /// `2006-01-02T15:04:05.000Z07:00`.
 pub fn is_started_at(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     let zone = &s.get(23..).unwrap_or("");
     let zone_ok = *zone == "Z"
         || (zone.len() == 6
@@ -209,7 +222,10 @@ pub fn finish(mut child: Child, limit: Duration) -> Outcome {
         if start.elapsed() > limit {
             let _ = child.kill();
             let o = outcome(child.wait_with_output().expect("output"));
-            panic!("entrypoint did not finish in {limit:?}; stderr: {}", o.stderr);
+            panic!(
+                "entrypoint did not finish in {limit:?}; stderr: {}",
+                o.stderr
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -223,8 +239,15 @@ pub fn kill(pid: u32, sig: i32) {
 /// `TEKTON_PLATFORM_COMMANDS` with the same command for every plausible platform key.
 pub fn platform_commands(cmd: &[&str]) -> String {
     let keys = [
-        "linux", "linux/amd64", "linux/arm64", "linux/arm64/v8", "linux/arm", "linux/s390x",
-        "linux/ppc64le", "linux/riscv64", "linux/386",
+        "linux",
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm64/v8",
+        "linux/arm",
+        "linux/s390x",
+        "linux/ppc64le",
+        "linux/riscv64",
+        "linux/386",
     ];
     let map: serde_json::Map<String, serde_json::Value> = keys
         .iter()
