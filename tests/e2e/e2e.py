@@ -146,13 +146,16 @@ def load_images(podman: Podman, images_dir: Path) -> dict[str, str]:
     return refs
 
 
-def copy_with_libraries(rootfs: Path, binary: str) -> None:
-    """Copies a dynamically linked binary and every library ldd lists into rootfs."""
-    dest = rootfs / binary.lstrip("/")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(binary, dest)
-    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
-    for line in ldd.splitlines():
+def copy_with_libraries(rootfs: Path, binary: str, dest: str | None = None) -> None:
+    """Copies a binary (to `dest`, default its own path) and every library ldd lists."""
+    out = rootfs / (dest or binary).lstrip("/")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, out)
+    out.chmod(0o755)
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    if ldd.returncode != 0:
+        return  # static: "not a dynamic executable"
+    for line in ldd.stdout.splitlines():
         parts = line.split()
         path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
         if not path.startswith("/"):
@@ -172,7 +175,7 @@ def build_step_images(podman: Podman, work: Path) -> None:
         shutil.rmtree(ctx, ignore_errors=True)
         root = ctx / "rootfs"
         (root / "bin").mkdir(parents=True)
-        shutil.copy(busybox, root / "bin/busybox")
+        copy_with_libraries(root, os.path.realpath(busybox), "/bin/busybox")
         applets = subprocess.run([busybox, "--list"], capture_output=True, text=True,
                                  check=True).stdout.split()
         for applet in applets:
@@ -188,7 +191,6 @@ def build_step_images(podman: Podman, work: Path) -> None:
         if with_git:
             copy_with_libraries(root, "/usr/bin/git")
             copy_with_libraries(root, "/usr/lib/git-core/git-remote-http")
-            (root / "usr/bin/git").chmod(0o755)
         (ctx / "Containerfile").write_text(
             "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin:/bin\nCMD [\"/bin/sh\"]\n")
         podman.run("build", "--quiet", "--network", "none", "--pull=never", "-t", ref, str(ctx),
