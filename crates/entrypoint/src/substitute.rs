@@ -37,36 +37,33 @@ pub fn step_result_refs(s: &str) -> Vec<&str> {
     while let Some(offset) = s[pos..].find(STEPS_PREFIX) {
         let start = pos + offset;
         match step_result_ref_end(bytes, start + STEPS_PREFIX.len()) {
-            Some(end) => {
+            Ok(end) => {
                 found.push(&s[start..end]);
                 pos = end;
             }
-            None => pos = start + 1,
+            // Every start before `stop` would search a subset of the same text: skip them.
+            Err(stop) => pos = stop.max(start + 1),
         }
     }
     found
 }
 
-/// End (exclusive) of a step-result reference whose `$(steps.` prefix ends at `body`.
-fn step_result_ref_end(bytes: &[u8], body: usize) -> Option<usize> {
-    let mut infix = body;
-    while infix < bytes.len() {
-        if bytes[infix..].starts_with(RESULTS_INFIX.as_bytes()) {
-            let tail = infix + RESULTS_INFIX.len();
-            for (i, &b) in bytes[tail..].iter().enumerate() {
-                match b {
-                    b')' => return Some(tail + i + 1),
-                    b'\n' => break,
-                    _ => {}
-                }
-            }
-        }
-        if bytes[infix] == b'\n' {
-            return None;
-        }
-        infix += 1;
+/// End (exclusive) of a step-result reference whose `$(steps.` prefix ends at `body`, or
+/// where the search gave up (the next newline, or the end).
+fn step_result_ref_end(bytes: &[u8], body: usize) -> Result<usize, usize> {
+    let line_end = bytes[body..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| body + i);
+    let line = &bytes[..line_end];
+    // The shortest step part is the first `.results.`; a later one cannot find a `)` that
+    // this one did not, since `.` stops at the same newline.
+    let infix = body + find_bytes(&line[body..], RESULTS_INFIX.as_bytes()).ok_or(line_end)?;
+    let tail = infix + RESULTS_INFIX.len();
+    match line[tail..].iter().position(|&b| b == b')') {
+        Some(i) => Ok(tail + i + 1),
+        None => Err(line_end),
     }
-    None
 }
 
 /// Which part of a result a reference selects.
