@@ -10,6 +10,7 @@
 pub mod args;
 pub mod debug;
 pub mod exit;
+pub mod footprint;
 pub mod liveness;
 pub mod pid1;
 pub mod platform;
