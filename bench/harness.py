@@ -88,7 +88,9 @@ class Ctx:
         self.stamp_dir = tempfile.mkdtemp(prefix="stepkit-bench-stamps-", dir=shm)
         self.stamp = stamp.install(os.path.join(self.work, "stamp"))
         self.rng = random.Random(args.seed)
-        self.tekton_root = "/tekton" if args.tekton_ns else None
+        self.tekton_root = "/tekton" if args.tekton_ns and private_tmpfs("/tekton") else None
+        if args.tekton_ns and self.tekton_root is None:
+            raise SystemExit("bench: --tekton-ns given but /tekton is not a tmpfs mount; refusing to touch it")
         self.impls = []
         self.notes = []
         self.results = {}
@@ -158,6 +160,20 @@ class Ctx:
         self.kill_all()
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.stamp_dir, ignore_errors=True)
+
+
+def private_tmpfs(path):
+    """True if `path` is a tmpfs mount point in this mount namespace (bench.sh's private /tekton)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[4] == path and fields[sep + 1] == "tmpfs":
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def kill_tree(p):
@@ -489,6 +505,7 @@ def bench_cancel(ctx, impl):
         expect_exit(p, 9, "cancelled step")
         if not os.path.exists(os.path.join(tdir, "run", "0", "out.err")):
             raise MeasureError("cancelled step wrote no out.err")
+        os.unlink(cancel)
         killed.append(t1 - t0)
         gone.append(t2 - t0)
         exited.append(t3 - t0)
@@ -836,6 +853,8 @@ def run_section(ctx, name, impl, fn):
     log(f"{name}: {label} ...")
     t0 = time.monotonic()
     try:
+        if impl is not None and not impl.ours and ctx.tekton_root:
+            ctx.reset_tekton(impl, None)  # no stale cancel file or results from an earlier section
         res = fn()
     except MeasureError as err:
         log(f"{name}: {label} FAILED: {err}")
@@ -939,6 +958,10 @@ def build_table(ctx):
             cells = ["" if k != PRIMARY else f"{fmt_bytes(sizes[SPIRE])} (SPIRE built in)" for k in cols]
             rows.append(["entrypoint binary, upstream release tags"] + cells
                         + [fmt_ratio(sizes.get(OURS), sizes[SPIRE]) if OURS in sizes else "–"])
+        for name, size in R["sizes"].get("release", {}).items():
+            if name != "entrypoint" and OURS in cols:
+                cells = [fmt_bytes(size) if k == OURS else "" for k in cols]
+                rows.append([f"stepkit `{name}` binary (static)"] + cells + ["–"])
         for name, info in sorted(R["sizes"].get("images", {}).items()):
             cells = [f"{fmt_bytes(info['gzip_bytes'])} gz" if k == OURS else "n/a" for k in cols]
             rows.append([f"image `{name}` (compressed)"] + cells + ["–"])
@@ -1008,6 +1031,17 @@ def git_rows(data, cols):
 
     walk("", data)
     return out[:40]
+
+
+def handoff_target(R):
+    """Informational check of the hand-off goal (< 1 ms median, p99 < 5 ms); never fails the run."""
+    res = R.get("handoff", {}).get(OURS)
+    if not res or "error" in res or not res.get("wake"):
+        return None
+    med, p99 = res["wake"]["median"], res["wake"]["p99"]
+    ok = med < 1e6 and p99 < 5e6
+    return (f"hand-off goal (post file → command start < 1 ms median, p99 < 5 ms): "
+            f"{'met' if ok else 'NOT met'} ({fmt_ns(med)} / {fmt_ns(p99)})")
 
 
 def handoff_svg(ctx):
@@ -1142,8 +1176,11 @@ def main():
         print(f"Host: {m['cpus']} × {m['cpu']}, Linux {m['kernel']}; stepkit {m['stepkit_commit']}; "
               f"load average {m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end.\n")
         print(table)
+        target = handoff_target(R)
+        if target:
+            print(f"\n- {target}")
         for note in ctx.notes:
-            print(f"\n- note: {note}")
+            print(f"- note: {note}")
         errors = [(s, k, v["error"]) for s, per in R.items() if isinstance(per, dict)
                   for k, v in per.items() if isinstance(v, dict) and "error" in v]
         for s, k, e in errors:
