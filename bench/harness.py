@@ -815,7 +815,7 @@ def bench_git(ctx, release):
     gitinit = os.path.join(release, "git-init") if release else None
     script = None
     if os.path.isdir(gdir):
-        for cand in ("bench.sh", "run.sh", "bench.py", "run.py", "main.py"):
+        for cand in ("bench.py", "bench.sh", "run.sh", "run.py"):
             p = os.path.join(gdir, cand)
             if os.path.isfile(p):
                 script = p
@@ -827,7 +827,7 @@ def bench_git(ctx, release):
     out = os.path.join(ctx.out_dir, "git.json")
     if os.path.exists(out):
         os.unlink(out)
-    cmd = [script, gitinit] + (["--quick"] if ctx.quick else []) + [out]
+    cmd = [script, gitinit, out] + (["--quick"] if ctx.quick else [])
     if script.endswith(".py"):
         cmd = [sys.executable] + cmd
     elif not os.access(script, os.X_OK):
@@ -992,7 +992,8 @@ def build_table(ctx):
                 rows.append([f"{size}-byte hex results, {comp}"] + cells + [note])
     if "git" in R:
         git = R["git"]
-        rows.append(["**git-init vs `git` CLI** (bench/git)"] + [""] * len(cols) + [""])
+        rows.append(["**git-init vs `git` CLI** (bench/git; 2nd column: the git CLI running "
+                     "upstream git-init's command sequence)"] + [""] * len(cols) + [""])
         if "skipped" in git or "error" in git:
             rows.append([f"skipped: {git['skipped']}" if "skipped" in git else f"failed: {git['error']}"]
                         + [""] * len(cols) + [""])
@@ -1006,31 +1007,42 @@ def build_table(ctx):
 
 
 def git_rows(data, cols):
-    """Render bench/git's JSON: a `rows` list of {metric, stepkit, git, ratio} if present,
-    otherwise every scalar leaf as `key: value`."""
-    pad = len(cols) - 1
-    if isinstance(data, dict) and isinstance(data.get("rows"), list):
-        out = []
-        for r in data["rows"]:
-            if not isinstance(r, dict):
-                continue
-            ours = r.get("stepkit", r.get("git-init", ""))
-            base = r.get("git", r.get("baseline", ""))
-            out.append([str(r.get("metric", r.get("name", "?"))), str(ours),
-                        f"git: {base}" if base != "" else ""] + [""] * (pad - 1)
-                       + [str(r.get("ratio", "–"))])
-        return out
+    """Rows from bench/git's JSON: `results` entries {repo, depth, tool, wall_s, max_rss_kib}.
+
+    The stepkit column holds git-init's figure, the next one the same clone done with the git
+    CLI running upstream git-init's command sequence; the ratio is git-init ÷ git."""
+    def cells(ours, base):
+        if len(cols) >= 2:
+            return [ours, base] + [""] * (len(cols) - 2)
+        return [f"{ours} ({base})"]
+
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        return [["(unrecognised bench/git output, see results.json)", *cells("", ""), "–"]]
+
+    def get(repo, depth, tool, key):
+        for r in results:
+            if r.get("repo") == repo and r.get("depth") == depth and r.get("tool") == tool:
+                return r.get(key)
+        return None
+
     out = []
-
-    def walk(prefix, v):
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), x)
-        elif not isinstance(v, list):
-            out.append([prefix, str(v)] + [""] * pad + ["–"])
-
-    walk("", data)
-    return out[:40]
+    seen = []
+    for r in results:
+        key = (r.get("repo"), r.get("depth"))
+        if key not in seen:
+            seen.append(key)
+    for repo, depth in seen:
+        where = f"clone {repo}, {'depth 1' if depth == 1 else 'full' if depth == 0 else f'depth {depth}'}"
+        gi, gs = get(repo, depth, "git-init", "wall_s"), get(repo, depth, "git-sequence", "wall_s")
+        if gi is not None and gs is not None:
+            out.append([f"{where}: wall (median)", *cells(fmt_ns(gi * 1e9), f"git: {fmt_ns(gs * 1e9)}"),
+                        fmt_ratio(gi, gs)])
+        gi, gs = get(repo, depth, "git-init", "max_rss_kib"), get(repo, depth, "git-sequence", "max_rss_kib")
+        if gi is not None and gs is not None:
+            out.append([f"{where}: peak RSS", *cells(fmt_bytes(gi * 1024), f"git: {fmt_bytes(gs * 1024)}"),
+                        fmt_ratio(gi, gs)])
+    return out
 
 
 def handoff_target(R):
