@@ -6,6 +6,11 @@
 //! successor that sees the lock file blocks on it in a tiny thread; getting the lock means the
 //! predecessor has exited, and if it left neither `out` nor `out.err` it died mid-step.
 //! The lock file is opened read-only by successors (their view of `/tekton/run/<i>` is RO).
+//!
+//! The lock is a dot-file (`<dir>/.<name>.lock`) and is removed again at a normal exit once a
+//! post file exists, so a finished pod's `/tekton` tree looks like upstream's. It stays behind
+//! only when the entrypoint died or exited without a post file: exactly when a successor needs
+//! it. A successor that already opened it keeps working on the unlinked inode.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,9 +22,62 @@ pub const LOCK_SUFFIX: &str = ".lock";
 /// Stack of the lock-waiting thread: it only makes two syscalls.
 const LOCK_THREAD_STACK: usize = 64 * 1024;
 
-/// The lock file belonging to `post_file` (the successor's wait file).
+/// The lock file belonging to `post_file` (the successor's wait file): `<dir>/.<name>.lock`.
 pub fn lock_path(post_file: &str) -> PathBuf {
-    PathBuf::from(format!("{post_file}{LOCK_SUFFIX}"))
+    let p = Path::new(post_file);
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = format!(".{name}{LOCK_SUFFIX}");
+    match p.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(file),
+        _ => PathBuf::from(file),
+    }
+}
+
+/// What the exit hook needs: the lock and the two post files (C strings, no allocation late).
+struct Cleanup {
+    lock: CString,
+    post: CString,
+    post_err: CString,
+}
+
+static CLEANUP: std::sync::OnceLock<Cleanup> = std::sync::OnceLock::new();
+
+extern "C" fn remove_lock_if_posted() {
+    let Some(c) = CLEANUP.get() else { return };
+    // SAFETY: valid C strings; access/unlink have no other memory arguments.
+    unsafe {
+        if libc::access(c.post.as_ptr(), libc::F_OK) == 0
+            || libc::access(c.post_err.as_ptr(), libc::F_OK) == 0
+        {
+            libc::unlink(c.lock.as_ptr());
+        }
+    }
+}
+
+/// Removes the lock file at a normal process exit (`exit`, not death by signal) if a post
+/// file was written by then.
+pub fn remove_at_exit(post_file: &str) {
+    let (Some(lock), Ok(post), Ok(post_err)) = (
+        cpath(&lock_path(post_file)),
+        CString::new(post_file),
+        CString::new(format!("{post_file}.err")),
+    ) else {
+        return;
+    };
+    if CLEANUP
+        .set(Cleanup {
+            lock,
+            post,
+            post_err,
+        })
+        .is_ok()
+    {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe { libc::atexit(remove_lock_if_posted) };
+    }
 }
 
 /// The held lock; released when dropped or when the process exits.
@@ -123,6 +181,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lock_names() {
+        assert_eq!(
+            lock_path("/tekton/run/0/out"),
+            Path::new("/tekton/run/0/.out.lock")
+        );
+        assert_eq!(lock_path("out"), Path::new(".out.lock"));
+    }
+
+    #[test]
     fn lock_is_exclusive_and_released_on_drop() {
         let d = tempfile::tempdir().unwrap();
         let post = d.path().join("run/0/out").to_string_lossy().into_owned();
@@ -145,6 +212,6 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("out.lock")]);
+        assert_eq!(names, vec![std::ffi::OsString::from(".out.lock")]);
     }
 }

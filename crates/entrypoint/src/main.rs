@@ -46,7 +46,10 @@ fn main() {
         None
     } else {
         match liveness::hold(&cfg.post_file) {
-            Ok(lock) => Some(lock),
+            Ok(lock) => {
+                liveness::remove_at_exit(&cfg.post_file);
+                Some(lock)
+            }
             Err(e) => {
                 golog::log(&format!("warning: cannot create liveness lock: {e}"));
                 None

@@ -135,6 +135,8 @@ impl Signals {
             }
             let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
             if fd < 0 {
+                // Nobody would read them: give the signals back their default handling.
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
                 return Err(format!(
                     "signalfd: {}",
                     termination::gofs::io_error_text(&std::io::Error::last_os_error())

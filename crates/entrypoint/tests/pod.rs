@@ -255,7 +255,7 @@ fn dead_predecessor(kill_while_running: bool) {
     if kill_while_running {
         assert!(eventually(LONG, || pod.exists("step0-started")));
     } else {
-        assert!(eventually(LONG, || pod.exists("run/0/out.lock")));
+        assert!(eventually(LONG, || pod.exists("run/0/.out.lock")));
     }
     std::thread::sleep(Duration::from_millis(200));
     let pid0 = step0.id();

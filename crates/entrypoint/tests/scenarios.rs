@@ -17,6 +17,13 @@ fn success() {
     assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
     assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
     assert!(pod.exists("run/0/status/results") && pod.exists("run/0/status/artifacts"));
+    // Nothing but upstream's files is left in the run directory.
+    let mut names: Vec<String> = std::fs::read_dir(pod.t("run/0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["out", "status"]);
 }
 
 #[test]
