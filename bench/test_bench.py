@@ -1,0 +1,100 @@
+"""Self-tests of the benchmark harness pieces that need no entrypoint binary.
+
+Run: python3 -m unittest discover -s bench -p 'test_*.py'
+"""
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import stamp  # noqa: E402
+import svgplot  # noqa: E402
+
+X86_64_LINUX = platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+@unittest.skipUnless(X86_64_LINUX, "stamp is an x86-64 Linux ELF")
+class StampTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.bin = stamp.install(os.path.join(self.dir, "stamp"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_noop_exits_zero(self):
+        self.assertEqual(subprocess.run([self.bin]).returncode, 0)
+
+    def test_records_monotonic_start_and_end(self):
+        out = os.path.join(self.dir, "rec")
+        before = time.monotonic_ns()
+        subprocess.run([self.bin, out], check=True)
+        after = time.monotonic_ns()
+        (t0, t1), = stamp.read(out)
+        self.assertLessEqual(before, t0)
+        self.assertLessEqual(t0, t1)
+        self.assertLessEqual(t1, after)
+
+    def test_execs_the_rest_of_argv(self):
+        first, second = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
+        subprocess.run([self.bin, first, self.bin, second], check=True)
+        (a0, a1), = stamp.read(first)
+        (b0, _), = stamp.read(second)
+        self.assertLess(a1, b0)
+
+    def test_unwritable_record_exits_127(self):
+        r = subprocess.run([self.bin, os.path.join(self.dir, "missing", "x")])
+        self.assertEqual(r.returncode, 127)
+
+    def test_install_is_idempotent(self):
+        self.assertEqual(stamp.install(self.bin), self.bin)
+        with open(self.bin, "rb") as f:
+            self.assertEqual(f.read(), stamp.elf_bytes())
+
+
+class StatsTest(unittest.TestCase):
+    def test_percentiles_nearest_rank(self):
+        values = list(range(1, 101))
+        self.assertEqual(harness.pct(values, 50), 50)
+        self.assertEqual(harness.pct(values, 99), 99)
+        self.assertEqual(harness.pct([7], 99), 7)
+        s = harness.summary([3, 1, 2])
+        self.assertEqual((s["min"], s["median"], s["max"], s["n"]), (1, 2, 3, 3))
+
+    def test_formatting(self):
+        self.assertEqual(harness.fmt_ns(312_000), "312 µs")
+        self.assertEqual(harness.fmt_ns(512_000_000), "512 ms")
+        self.assertEqual(harness.fmt_ns(1_500_000_000), "1.50 s")
+        self.assertEqual(harness.fmt_ratio(1, 500), "0.002 (1/500)")
+        self.assertEqual(harness.fmt_ratio(1, None), "–")
+        self.assertEqual(harness.fmt_bytes(2 * 1024 * 1024), "2.00 MiB")
+
+
+class RenderTest(unittest.TestCase):
+    def test_svg_is_wellformed(self):
+        import xml.dom.minidom
+        svg = svgplot.cdf_svg("t", [("a", [3e5, 4e5], False), ("b", [5e8, 9e8], True)])
+        xml.dom.minidom.parseString(svg.encode())
+        self.assertIn("polyline", svg)
+
+    def test_git_rows(self):
+        data = {"results": [
+            {"repo": "1k files", "depth": 1, "tool": "git-init", "wall_s": 0.5, "max_rss_kib": 1000},
+            {"repo": "1k files", "depth": 1, "tool": "git-sequence", "wall_s": 1.0, "max_rss_kib": 5000},
+        ]}
+        rows = harness.git_rows(data, ["stepkit", "v1.15.0", "v0.37.2"])
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[0][-1], "0.50")
+        self.assertTrue(all(len(r) == 5 for r in rows))
+
+
+if __name__ == "__main__":
+    unittest.main()
