@@ -185,6 +185,13 @@ def scenarios():
           actions=[after(1.2, "file", T + "/run/0/out.breakpointexit", "3\n\n")]))
     add(S("matrix/breakpoint-failure-errfile", sh("exit 4", extra=["-breakpoint_on_failure"]), setup=READY,
           actions=[after(1.2, "file", T + "/run/0/out.breakpointexit.err", "")]))
+    # The debug scripts do `echo "1" > out.breakpointexit`: the file exists (empty) a moment before it has content.
+    add(S("matrix/breakpoint-create-then-write", sh("exit 4", extra=["-breakpoint_on_failure"]), setup=READY,
+          actions=[after(1.2, "file", T + "/run/0/out.breakpointexit", ""), after(1.25, "file", T + "/run/0/out.breakpointexit", "1\n")]))
+    add(S("matrix/breakpoint-debug-fail-continue-script", sh("exit 4", extra=["-breakpoint_on_failure"]), setup=READY,
+          actions=[after(1.2, "sh", 'touch /tekton/run/0/out.err; echo "1" > /tekton/run/0/out.breakpointexit')]))
+    add(S("matrix/beforestep-create-then-write", sh("echo ran", extra=["-debug_before_step"]), setup=READY,
+          actions=[after(1.2, "file", T + "/run/0/out.beforestepexit", ""), after(1.25, "file", T + "/run/0/out.beforestepexit", "0\n")]))
     add(S("matrix/breakpoint-notfound", step(0, ["-breakpoint_on_failure"], cmd=("/nonexistent",)), setup=READY,
           actions=[after(1.2, "file", T + "/run/0/out.breakpointexit", "5")]))
     add(S("matrix/breakpoint-success", sh("exit 0", extra=["-breakpoint_on_failure"]), setup=READY))
@@ -212,6 +219,25 @@ def scenarios():
     add(S("matrix/smd-unwritable", sh("echo hi", extra=["-step_metadata_dir", "/workspace/file/x"]), setup=READY + [f("/workspace/file", "x")]))
     add(S("matrix/termination-unwritable", sh("echo hi", extra=["-termination_path", "/workspace/file/x"]), setup=READY + [f("/workspace/file", "x")]))
     add(S("matrix/termination-is-dir", sh("echo hi", extra=["-termination_path", "/workspace"]), setup=READY))
+    add(S("matrix/default-termination-path", ["-post_file", T + "/run/0/out", "-step_metadata_dir", T + "/run/0/status",
+                                              "-entrypoint", "/bin/echo", "--", "x"]))
+    add(S("matrix/relative-paths", ["-post_file", "rel/out", "-step_metadata_dir", "relsmd", "-termination_path", "term",
+                                    "-stdout_path", "logs/o", "-entrypoint", "/bin/echo", "--", "x"]))
+    add(S("matrix/timeout-1ns", sh("echo no", extra=["-timeout", "1ns"]), setup=READY))
+    add(S("matrix/exit255", sh("exit 255"), setup=READY))
+    add(S("matrix/exit255-continue", sh("exit 255", extra=["-on_error", "continue"]), setup=READY))
+    add(S("matrix/cancel-while-waiting", sh("echo ran", i=1), setup=[f(T + "/downward/cancel", "CANCEL")],
+          actions=[after(1.2, "file", T + "/run/0/out", "")]))
+    add(S("matrix/wait-file-is-dir-content", sh("echo ran", wait=False, extra=["-wait_file", "/workspace/dir", "-wait_file_content"]),
+          setup=[d("/workspace/dir")], limit=4))
+    add(S("matrix/wait-symlink-dangling", sh("echo ran", wait=False, extra=["-wait_file", "/workspace/l"]),
+          setup=[ln("/workspace/l", "/workspace/target")], actions=[after(1.2, "file", "/workspace/target", "")]))
+    add(S("matrix/background-grandchild-timeout", sh("sleep 8 & sleep 8", extra=["-timeout", "1s"]), setup=READY, limit=15))
+    add(S("matrix/background-grandchild-tee-timeout", sh("sleep 6 & sleep 6", extra=["-timeout", "1s", "-stdout_path", "/workspace/o"]),
+          setup=READY, limit=15))
+    add(S("matrix/background-grandchild-success", sh("(sleep 2; echo late) & echo early"), setup=READY, limit=10))
+    add(S("matrix/big-output-tee", sh("seq 1 200000", extra=["-stdout_path", "/workspace/o"]), setup=READY))
+    add(S("matrix/hermetic-resource-name", sh("echo h"), env={"TEKTON_HERMETIC": "1", "TEKTON_RESOURCE_NAME": "x"}, setup=READY))
     add(S("matrix/env-passthrough", sh("echo $FOO; echo $HOME"), env={"FOO": "bar"}, setup=READY))
     add(S("matrix/hermetic", sh("echo hermetic; cat /proc/self/status | grep -c NSpid; echo $$"), env={"TEKTON_HERMETIC": "1"}, setup=READY))
 
@@ -339,6 +365,12 @@ def scenarios():
                                                                      ln(T + "/steps/0", T + "/run/0/status")]))
     add(S("sub/step-init-conflict-file", ["step-init", "a"], setup=[d(T + "/steps", 0o777), f(T + "/steps/a", "x")]))
     add(S("sub/step-init-steps-is-file", ["step-init", "a"], setup=[f(T + "/steps", "x")]))
+    add(S("sub/init-dst-dir-missing", ["init", "/workspace/src", "/workspace/no/dir/ep", "a"], setup=[f("/workspace/src", "B")]))
+    add(S("sub/cp-same-file", ["cp", "/workspace/src", "/workspace/src"], setup=[f("/workspace/src", "same")]))
+    add(S("sub/decode-only-newlines", ["decode-script", "/workspace/s"], setup=[f("/workspace/s", "\r\n\n", 0o700)]))
+    add(S("sub/decode-padding-mid", ["decode-script", "/workspace/s"], setup=[f("/workspace/s", "YQ=\n=", 0o600)]))
+    add(S("sub/decode-is-dir", ["decode-script", "/workspace"]))
+    add(S("sub/step-init-many", ["step-init"] + ["s%d" % i for i in range(12)]))
     add(S("sub/unknown-word", ["frobnicate", "x"], env=PLATFORM))
     add(S("sub/with-creds-flag", ["-basic-git=gitc=https://h", "step-init", "a"], setup=creds_setup()))
 
@@ -353,6 +385,12 @@ def scenarios():
           setup=READY + [d(T + "/steps", 0o777), ln(T + "/steps/step-x", T + "/run/0/status")]))
     add(S("res/task-and-step", sh("printf t > /tekton/results/a; printf s > /tekton/run/0/status/results/s",
                                   extra=["-results", "a", "-step_results", "s"]), setup=READY))
+    add(S("res/task-name-traversal", sh("printf v > /workspace/x", extra=["-results", "../../workspace/x"]), setup=READY))
+    add(S("res/task-symlink", sh("ln -s /workspace/real /tekton/results/a", extra=["-results", "a"]), setup=READY + [f("/workspace/real", "via-link")]))
+    add(S("res/task-dangling-symlink", sh("ln -s /workspace/none /tekton/results/a", extra=["-results", "a"]), setup=READY))
+    add(S("res/task-dup-names", sh("printf v > /tekton/results/a", extra=["-results", "a,a"]), setup=READY))
+    add(S("res/step-no-smd", ["-post_file", "/workspace/pf", "-termination_path", "/workspace/term", "-step_results", "s",
+                              "-entrypoint", SH, "--", "-c", "printf sv > results/s"]))
     add(S("res/artifacts", sh("true"), setup=READY + [f(T + "/run/0/status/artifacts/provenance.json", '{"inputs":[]}'),
                                                       f(T + "/artifacts/provenance.json", '{"outputs":[]}')]))
     add(S("res/artifacts-empty-file", sh("true"), setup=READY + [f(T + "/run/0/status/artifacts/provenance.json", "")]))
@@ -597,6 +635,8 @@ def inner(spec_path, binary):
             a = pending.pop(0)
             if a[1] == "file":
                 _write(a[2], _content(a[3]))
+            elif a[1] == "sh":
+                subprocess.Popen([SH, "-c", a[2]])
             elif a[1] == "signal":
                 try:
                     p.send_signal(getattr(signal, "SIG" + a[2]))
