@@ -7,7 +7,8 @@
 #
 # The release dir is what `make build` produces (target/x86_64-unknown-linux-gnu/release).
 # Environment: STEPKIT_IMAGES_DIR (default target/images) is where archives go;
-# STEPKIT_IMAGE_REPO (default localhost/stepkit) is the name the archives load under.
+# STEPKIT_IMAGE_REPO (default localhost/stepkit) is the name the archives load under;
+# STEPKIT_REVISION overrides the revision label (default: git HEAD, "-dirty" if modified).
 # Runs as root in CI and installs buildah with apt-get when it is missing. Container state
 # (vfs storage, configuration) lives in a temporary directory under the output directory and
 # is removed on exit; nothing under /etc or /var/lib/containers is touched.
@@ -151,7 +152,7 @@ deterministic_tar() {
 # build_all <out-dir> [arm64-release-dir]: every image into <out-dir>/<name>.oci.tar; with an
 # arm64 release dir each archive holds an image index with linux/amd64 and linux/arm64.
 build_all() {
-  local out=$1 arm=${2:-} work ctx name version revision source tag
+  local out=$1 arm=${2:-} work ctx name version source tag
   mkdir -p "$out"
   work=$(mktemp -d "$out/.work.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the trap must remove this call's directory
@@ -160,7 +161,6 @@ build_all() {
   ctx=$work/context
   make_context "$ctx"
   version=$(version_of_workspace)
-  revision=$(revision_of_tree)
   source=$(source_of_workspace)
   tag=${version:-dev}
   if [ -n "$arm" ]; then
@@ -285,6 +285,9 @@ digests() {
 
 ensure_tools
 check_binaries
+# Read once: other work may commit while the images build; both builds of
+# --check-reproducible must carry the same label.
+revision=${STEPKIT_REVISION:-$(revision_of_tree)}
 arm=$(arm64_release)
 build_all "$OUT" "$arm"
 echo "images in $OUT:"
