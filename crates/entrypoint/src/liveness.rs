@@ -57,6 +57,15 @@ extern "C" fn remove_lock_if_posted() {
     }
 }
 
+/// Removes the lock file now, whether or not a post file exists: for exits the user or the
+/// pod's deletion decided (breakpoint exit, termination signal while waiting).
+pub fn remove_now() {
+    if let Some(c) = CLEANUP.get() {
+        // SAFETY: valid C string.
+        unsafe { libc::unlink(c.lock.as_ptr()) };
+    }
+}
+
 /// Removes the lock file at a normal process exit (`exit`, not death by signal) if a post
 /// file was written by then.
 pub fn remove_at_exit(post_file: &str) {
@@ -98,7 +107,7 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    termination::gofs::mkdir_all(&dir.to_string_lossy(), 0o777)?;
+    // No mkdir: the run directory is a volume in a pod; without it there is no lock at all.
     let name = final_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -192,6 +201,7 @@ mod tests {
     #[test]
     fn lock_is_exclusive_and_released_on_drop() {
         let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("run/0")).unwrap();
         let post = d.path().join("run/0/out").to_string_lossy().into_owned();
         let held = hold(&post).unwrap();
         let lock = lock_path(&post);

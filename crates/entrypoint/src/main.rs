@@ -34,7 +34,7 @@ fn main() {
         std::process::exit(code);
     }
 
-    // From here on this process is the step: route signals, announce liveness.
+    // From here on this process is the step: route signals through the signalfd.
     let signals = match pid1::Signals::init() {
         Ok(s) => Some(s),
         Err(e) => {
@@ -42,21 +42,6 @@ fn main() {
             None
         }
     };
-    let _liveness = if cfg.post_file.is_empty() {
-        None
-    } else {
-        match liveness::hold(&cfg.post_file) {
-            Ok(lock) => {
-                liveness::remove_at_exit(&cfg.post_file);
-                Some(lock)
-            }
-            Err(e) => {
-                golog::log(&format!("warning: cannot create liveness lock: {e}"));
-                None
-            }
-        }
-    };
-
     // §3.1.3: credentials to /tekton/creds (errors are logged inside).
     creds.borrow().write();
 
@@ -96,6 +81,16 @@ fn main() {
             env.push((k, v));
         }
     }
+
+    // Announce liveness to the next step (see `liveness`); only once nothing fatal can happen
+    // before the lifecycle, so a configuration error leaves the tree exactly as upstream.
+    let _liveness = if cfg.post_file.is_empty() {
+        None
+    } else {
+        liveness::hold(&cfg.post_file)
+            .ok()
+            .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
+    };
 
     // §3.1.9: the lifecycle, then the exit mapping.
     let mut engine = ProcessEngine {
@@ -140,5 +135,7 @@ fn breakpoint_on_failure(cfg: &Config, engine: &mut ProcessEngine<'_>) -> ! {
         ));
         0
     });
+    // The user ended the debug session: nothing for a successor to detect.
+    liveness::remove_now();
     std::process::exit(code)
 }

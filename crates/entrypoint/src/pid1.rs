@@ -196,6 +196,8 @@ pub fn is_terminating(sig: i32) -> bool {
 /// Dies the way Go's runtime does on an unhandled fatal signal: by the signal itself; PID 1
 /// (which the kernel protects from default actions) exits with status 2.
 pub fn die_by_signal(sig: i32) -> ! {
+    // Ending on request (pod deletion): not a crash a successor must detect.
+    crate::liveness::remove_now();
     // SAFETY: resetting a disposition and re-raising; all arguments valid.
     unsafe {
         if libc::getpid() != 1 {

@@ -566,8 +566,14 @@ unsafe fn child_after_fork(
                 dup_onto(src, target);
             }
         }
-        // Rust ignores SIGPIPE at startup; exec keeps ignored dispositions, so restore it.
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // Exec keeps ignored dispositions (Rust ignores SIGPIPE; a parent may have ignored
+        // SIGINT/SIGHUP). Like Go's runtime, which had handlers on every signal, the command
+        // starts with all signals at their default action.
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());

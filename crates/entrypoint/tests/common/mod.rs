@@ -26,6 +26,9 @@ impl Pod {
             "tekton/results",
             "tekton/artifacts",
             "tekton/creds",
+            "tekton/run/0",
+            "tekton/run/1",
+            "tekton/run/2",
             "workspace",
             "home",
         ] {
