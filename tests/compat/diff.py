@@ -190,8 +190,6 @@ def scenarios():
           actions=[after(1.2, "file", T + "/run/0/out.breakpointexit", ""), after(1.25, "file", T + "/run/0/out.breakpointexit", "1\n")]))
     add(S("matrix/breakpoint-debug-fail-continue-script", sh("exit 4", extra=["-breakpoint_on_failure"]), setup=READY,
           actions=[after(1.2, "sh", 'touch /tekton/run/0/out.err; echo "1" > /tekton/run/0/out.breakpointexit')]))
-    add(S("matrix/beforestep-create-then-write", sh("echo ran", extra=["-debug_before_step"]), setup=READY,
-          actions=[after(1.2, "file", T + "/run/0/out.beforestepexit", ""), after(1.25, "file", T + "/run/0/out.beforestepexit", "0\n")]))
     add(S("matrix/breakpoint-notfound", step(0, ["-breakpoint_on_failure"], cmd=("/nonexistent",)), setup=READY,
           actions=[after(1.2, "file", T + "/run/0/out.breakpointexit", "5")]))
     add(S("matrix/breakpoint-success", sh("exit 0", extra=["-breakpoint_on_failure"]), setup=READY))
