@@ -11,6 +11,9 @@ use stepkit_layout::Layout;
 /// Message of upstream's `disable_spire` build when `-enable_spire` is given.
 const SPIRE_DISABLED: &str = "Error: SPIRE is disabled in this build, but enableSpire was set to true. Please recompile with SPIRE support.";
 
+/// How long a freshly created, still empty `.breakpointexit` may take to get its content.
+const BREAKPOINT_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
@@ -129,6 +132,7 @@ fn breakpoint_on_failure(cfg: &Config, engine: &mut ProcessEngine<'_>) -> ! {
         };
         golog::log(&format!("error occurred while waiting for {file} : {text}"));
     }
+    entrypoint::wait::Waiter::new(engine.signals).settle_content(&file, BREAKPOINT_SETTLE);
     let code = debug::breakpoint_exit_code(&file).unwrap_or_else(|e| {
         golog::log(&format!(
             "error occurred while reading breakpoint exit code : {e}"

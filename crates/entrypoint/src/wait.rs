@@ -116,6 +116,33 @@ impl<'a> Waiter<'a> {
     }
 }
 
+impl Waiter<'_> {
+    /// After `file` appeared: gives a writer that created it empty (`echo 1 > f` is create,
+    /// then write) up to `limit` to put content in it. Upstream only looked again a poll
+    /// period later, so its readers practically always saw the content.
+    pub fn settle_content(&self, file: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        let watcher = Watcher::new();
+        loop {
+            watcher.watch_parent_of(Path::new(file));
+            let has_content = std::fs::metadata(file).is_ok_and(|m| m.len() > 0);
+            let now = std::time::Instant::now();
+            if has_content || now >= deadline {
+                return;
+            }
+            let mut fds = Vec::with_capacity(2);
+            let sig_fd = self.signals.map(|s| s.raw_fd());
+            fds.extend(sig_fd);
+            fds.extend(watcher.raw_fd());
+            let ready = watch::poll_readable(&fds, Some(deadline - now));
+            if let (Some(s), Some(true)) = (self.signals, sig_fd.map(|_| ready[0])) {
+                s.handle_while_idle();
+            }
+            watcher.drain();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +160,26 @@ mod tests {
             let _ = tx.send(Waiter::new(None).wait(&file, content, bpof, true));
         });
         rx
+    }
+
+    #[test]
+    fn settle_content_waits_for_the_write() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out.breakpointexit");
+        std::fs::write(&f, "").unwrap();
+        let f2 = f.clone();
+        let writer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            std::fs::write(&f2, "1\n").unwrap();
+        });
+        let fs = f.to_string_lossy().into_owned();
+        Waiter::new(None).settle_content(&fs, Duration::from_secs(5));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "1\n");
+        writer.join().unwrap();
+        // Stays empty: gives up after the limit.
+        let g = d.path().join("empty").to_string_lossy().into_owned();
+        std::fs::write(&g, "").unwrap();
+        Waiter::new(None).settle_content(&g, Duration::from_millis(50));
     }
 
     #[test]
