@@ -196,7 +196,7 @@ pub fn split_ssh_url(url: &str) -> Option<(Option<String>, String, Option<u16>, 
 
 /// Resolves `url` through `<ssh_home>/.ssh/config` like OpenSSH would.
 pub fn ssh_plan(url: &str, ssh_home: &Path) -> Option<SshPlan> {
-    let (url_user, alias, url_port, path, _scp) = split_ssh_url(url)?;
+    let (url_user, alias, url_port, path, scp) = split_ssh_url(url)?;
     let ssh_dir = ssh_home.join(".ssh");
     let opts = read_ssh_config(&ssh_dir.join("config"), &alias, ssh_home);
     let host = opts.hostname.clone().unwrap_or_else(|| alias.clone());
@@ -235,18 +235,23 @@ pub fn ssh_plan(url: &str, ssh_home: &Path) -> Option<SshPlan> {
     } else {
         host.clone()
     };
-    let path = if path.starts_with('/') || path.is_empty() {
-        path
-    } else if let Some(p) = path.strip_prefix('~') {
-        format!("/~{p}")
+    let url = if scp && port == 22 {
+        // Keep scp syntax so the path stays relative to the login directory, as with ssh.
+        format!("{user}@{host_for_url}:{path}")
     } else {
-        // scp-like relative paths are relative to the login directory.
-        format!("/~/{path}")
+        let path = if path.starts_with('/') || path.is_empty() {
+            path
+        } else if let Some(p) = path.strip_prefix('~') {
+            format!("/~{p}")
+        } else {
+            // Servers resolve an absolute path like the scp form (GitHub, GitLab, Gitea).
+            format!("/{path}")
+        };
+        format!(
+            "ssh://{}@{host_for_url}:{port}{path}",
+            user.replace('@', "%40")
+        )
     };
-    let url = format!(
-        "ssh://{}@{host_for_url}:{port}{path}",
-        user.replace('@', "%40")
-    );
     Some(SshPlan {
         url,
         user,
@@ -585,9 +590,9 @@ mod tests {
         let p = ssh_plan("ssh://git@github.com/org/r.git", home).unwrap();
         assert_eq!(p.url, "ssh://git@github.com:22/org/r.git");
         std::fs::write(home.join(".ssh/known_hosts"), "x").unwrap();
-        let p = ssh_plan("git@github.com:/org/r.git", home).unwrap();
+        let p = ssh_plan("git@github.com:org/r.git", home).unwrap();
         assert_eq!(p.policy, HostKeyPolicy::Strict);
-        assert_eq!(p.url, "ssh://git@github.com:22/org/r.git");
+        assert_eq!(p.url, "git@github.com:org/r.git");
     }
 
     #[test]

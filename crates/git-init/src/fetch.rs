@@ -409,8 +409,11 @@ fn graft_local(repo: &Repository, wants: &[Fetched], depth: u64) -> Result<(), g
         else {
             continue;
         };
+        // Like upload-pack's deepen: the commits exactly `depth` generations down are the
+        // shallow boundary (root commits included); a shorter history has none.
         let mut level = vec![commit];
-        for _ in 1..depth {
+        let mut reached = 1;
+        while reached < depth {
             let mut next = Vec::new();
             for c in &level {
                 for p in c.parents() {
@@ -423,10 +426,13 @@ fn graft_local(repo: &Repository, wants: &[Fetched], depth: u64) -> Result<(), g
                 break;
             }
             level = next;
+            reached += 1;
         }
-        for c in level {
-            if c.parent_count() > 0 && !boundary.contains(&c.id()) {
-                boundary.push(c.id());
+        if reached == depth {
+            for c in level {
+                if !boundary.contains(&c.id()) {
+                    boundary.push(c.id());
+                }
             }
         }
     }

@@ -72,6 +72,7 @@ pub fn is_ssh_url(url: &str) -> bool {
 
 /// Upstream's `validateGitAuth`: warnings when SSH credentials and the URL kind disagree.
 pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
+    let shown = crate::error::redact_credentials(url);
     let ssh_cred = !matches!(
         std::fs::metadata(creds_dir.join(".ssh")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound
@@ -82,7 +83,7 @@ pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
             caller::SSH_NOT_SSH_URL,
             &format!(
                 "SSH credentials have been provided but the URL({}) is not a valid SSH URL. This warning can be safely ignored if the URL is for a public repo or you are using basic auth",
-                goflag::go_quote(url)
+                goflag::go_quote(&shown)
             ),
         );
     } else if !ssh_cred && url_ssh {
@@ -90,7 +91,7 @@ pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
             caller::SSH_NO_CREDS,
             &format!(
                 "URL({}) appears to need SSH authentication but no SSH credentials have been provided",
-                goflag::go_quote(url)
+                goflag::go_quote(&shown)
             ),
         );
     }

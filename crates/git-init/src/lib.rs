@@ -46,6 +46,9 @@ pub struct Outcome {
 /// implicit global/system config (read explicitly by [`GlobalConfig`]), CA locations from
 /// `GIT_SSL_CAINFO`/`GIT_SSL_CAPATH`/`http.sslCAInfo`/`http.sslCAPath`.
 pub fn init_libgit2(cfg: &GlobalConfig) {
+    // Objects were verified by the indexer when they arrived; re-hashing on every read only
+    // slows the checkout down.
+    git2::opts::strict_hash_verification(false);
     // SAFETY: called once, before any other libgit2 use in this process.
     unsafe {
         let _ = git2::opts::set_verify_owner_validation(false);

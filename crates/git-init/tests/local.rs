@@ -438,3 +438,79 @@ fn relative_path_works() {
         head
     );
 }
+
+/// uid 65532 without a passwd entry, cloning into a directory owned by root (world-writable),
+/// from a repository owned by root: no "dubious ownership" failure. Needs root and setpriv.
+#[test]
+fn works_as_uid_65532_without_passwd_entry() {
+    if skip_without_git() {
+        return;
+    }
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    if !is_root || !setpriv.exists() {
+        eprintln!("SKIP: needs root and /usr/bin/setpriv to switch to uid 65532");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let (src, head) = simple_repo(root);
+    use std::os::unix::fs::PermissionsExt;
+    for d in [root.to_path_buf(), root.join("ws"), root.join("home2")] {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for with_home in [true, false] {
+        let out = root.join("ws").join(if with_home { "a" } else { "b" });
+        let mut cmd = std::process::Command::new(setpriv);
+        cmd.args(["--reuid=65532", "--regid=65532", "--clear-groups", env!("CARGO_BIN_EXE_git-init")])
+            .arg(format!("-url={}", src.display()))
+            .arg(format!("-path={}", out.display()))
+            .arg(format!("-terminationMessagePath={}", root.join("ws/term").display()))
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("STEPKIT_TEKTON_DIR", root.join("tekton"));
+        if with_home {
+            cmd.env("HOME", root.join("home2"));
+        }
+        let o = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "HOME set: {with_home}: {stderr}");
+        let home = root.join("home");
+        let got = git(&home, root, &["-c", "safe.directory=*", "-C", out.to_str().unwrap(), "rev-parse", "HEAD"]);
+        assert_eq!(got, head);
+    }
+}
+
+/// Upstream's TestFetch shapes: one empty commit on `main`, depth 1 and depth 0.
+#[test]
+fn single_commit_repo_like_upstream_tests() {
+    if skip_without_git() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    git(&home, &src, &["init", "-q", "-b", "main"]);
+    git(&home, &src, &["commit", "-q", "--allow-empty", "-m", "empty"]);
+    let head = git(&home, &src, &["rev-parse", "HEAD"]);
+    let term = format!("-terminationMessagePath={}", root.join("t").display());
+    let run = git_init(root, &[&format!("-url={}", src.display()), "-path=shallow", &term]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shallow = std::fs::read_to_string(root.join("shallow/.git/shallow")).unwrap();
+    assert_eq!(shallow, format!("{head}\n"));
+    assert!(run.messages()[1].contains(&format!("@ {head} (grafted, HEAD) in path shallow")));
+    let run = git_init(
+        root,
+        &[&format!("-url={}", src.display()), "-path=full", "-depth=0", "-submodules=false", &term],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let msgs = run.messages();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(msgs[1].contains("(HEAD, origin/main)"), "{msgs:?}");
+    assert!(!root.join("full/.git/shallow").exists());
+}
