@@ -236,6 +236,11 @@ arm64_release() {
         "cargo build --release --target aarch64-unknown-linux-gnu)" >&2
       return 0
     fi
+    # Stale arm64 binaries next to fresh amd64 ones would make an index of two different trees.
+    if [ "$dir/$(binary_of "$name")" -ot "$release/$(binary_of "$name")" ]; then
+      echo "arm64: skipped: $dir/$(binary_of "$name") is older than the amd64 build; rebuild arm64" >&2
+      return 0
+    fi
   done
   echo "$dir"
 }
