@@ -48,6 +48,8 @@ def clean_env(home):
         "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
         "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
         "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z",
+        # No background auto-gc racing with the copies and the measurements.
+        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.auto", "GIT_CONFIG_VALUE_0": "0",
     })
     return env
 
@@ -75,6 +77,8 @@ def make_repo(env, path, files, commits=5):
             with open(p, "a") as f:
                 f.write(f"change {c}\n")
         git(env, path, "commit", "-q", "-am", f"change {c}")
+    # Served repositories are packed, as on a real server.
+    git(env, path, "repack", "-adq")
 
 
 def add_submodule(env, repo, sub_name):
@@ -181,8 +185,9 @@ def main():
             print(f"generating {label} repositories ...", file=sys.stderr)
             make_repo(env, os.path.join(srv, f"r{label}"), n)
             make_repo(env, os.path.join(srv, f"lib{label}"), max(10, n // 10), commits=3)
-            shutil.copytree(os.path.join(srv, f"r{label}"), os.path.join(srv, f"r{label}-sub"), symlinks=True)
+            git(env, srv, "clone", "-q", "--no-local", f"r{label}", f"r{label}-sub")
             add_submodule(env, os.path.join(srv, f"r{label}-sub"), f"lib{label}")
+            git(env, os.path.join(srv, f"r{label}-sub"), "repack", "-adq")
             repos.append((f"{label} files", f"r{label}", n, False))
             repos.append((f"{label} files + submodule", f"r{label}-sub", n, True))
         daemon = Daemon(srv, env)
