@@ -44,6 +44,9 @@ pub const EXIT_STATUS_UNKILLABLE: i32 = 2;
 /// The blocked-signal set and the `signalfd` reading it.
 pub struct Signals {
     fd: OwnedFd,
+    /// Terminating signals inherited as ignored (e.g. `nohup`): Go's runtime keeps those
+    /// ignored until something subscribes, so they do not end the wait phase either.
+    ignored_at_start: u64,
 }
 
 /// How the direct child ended.
@@ -146,8 +149,18 @@ impl Signals {
                 // Best effort: without it orphans go to the real init, which reaps them.
                 libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             }
+            let mut ignored_at_start = 0u64;
+            for &sig in TERMINATING {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN
+                {
+                    ignored_at_start |= 1 << sig;
+                }
+            }
             Ok(Signals {
                 fd: OwnedFd::from_raw_fd(fd),
+                ignored_at_start,
             })
         }
     }
@@ -181,7 +194,8 @@ impl Signals {
     /// While no child runs: a terminating signal ends the process, others are dropped.
     pub fn handle_while_idle(&self) {
         for sig in self.read_pending() {
-            if is_terminating(sig) {
+            let ignored = sig < 64 && self.ignored_at_start & (1 << sig) != 0;
+            if is_terminating(sig) && !ignored {
                 die_by_signal(sig);
             }
         }
