@@ -194,6 +194,11 @@ impl Signals {
     /// While no child runs: a terminating signal ends the process, others are dropped.
     pub fn handle_while_idle(&self) {
         for sig in self.read_pending() {
+            if sig == libc::SIGCHLD {
+                // Orphans of the finished step can still exit while we wait (breakpoints).
+                reap(0);
+                continue;
+            }
             let ignored = sig < 64 && self.ignored_at_start & (1 << sig) != 0;
             if is_terminating(sig) && !ignored {
                 die_by_signal(sig);

@@ -312,6 +312,9 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
             if status.is_some() {
                 exited_at = Some(Instant::now());
             }
+        } else if opts.signals.is_some() {
+            // Orphans exiting while the tee drains.
+            pid1::reap(0);
         }
     }
     // Whatever is still buffered right now goes out too.
