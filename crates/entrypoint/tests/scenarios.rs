@@ -492,3 +492,59 @@ fn child_gets_own_process_group() {
     assert_eq!(lines.len(), 2, "{}", o.stdout);
     assert_eq!(lines[0], lines[1], "pgid must equal the child's pid");
 }
+
+/// As PID 1 (where the kernel ignores default actions), a termination signal while waiting
+/// ends the entrypoint with status 2, like Go's runtime. Needs `unshare -p` (root).
+#[test]
+fn sigterm_while_waiting_as_pid1_exits_2() {
+    let pod = Pod::new();
+    let inner = pod.step(1, &["-wait_file", &pod.t("run/0/out")], &["true"]);
+    let mut c = std::process::Command::new("unshare");
+    c.args(["--pid", "--fork", "--kill-child", "--"])
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.current_dir(pod.root());
+    let child = match c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(ch) => ch,
+        Err(e) => {
+            eprintln!("SKIP sigterm_while_waiting_as_pid1_exits_2: no unshare ({e})");
+            return;
+        }
+    };
+    // The entrypoint is unshare's only child.
+    let children = format!("/proc/{}/task/{}/children", child.id(), child.id());
+    let mut pid = None;
+    eventually(LONG, || {
+        pid = std::fs::read_to_string(&children).ok().and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        });
+        pid.is_some() && pod.exists("run/1/status/results")
+    });
+    let Some(pid) = pid else {
+        let o = finish(child, LONG);
+        eprintln!(
+            "SKIP sigterm_while_waiting_as_pid1_exits_2: unshare -p unavailable ({})",
+            o.stderr.trim()
+        );
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    kill(pid, libc::SIGTERM);
+    let o = finish(child, LONG);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert_eq!(pod.post(1), "none");
+    assert!(pod.read("termination-1").is_none());
+}
