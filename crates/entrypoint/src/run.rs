@@ -213,7 +213,7 @@ enum KillReason {
 }
 
 fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Result<(), RunError> {
-    let watcher = Watcher::new();
+    let watcher = Watcher::process();
     let mut status: Option<ChildStatus> = None;
     let mut exited_at: Option<Instant> = None;
     let mut last_data = Instant::now();

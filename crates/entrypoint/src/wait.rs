@@ -52,7 +52,7 @@ impl<'a> Waiter<'a> {
         let path = Path::new(file);
         let err_file = format!("{file}.err");
         let lock_file = liveness::lock_path(file);
-        let watcher = Watcher::new();
+        let watcher = Watcher::process();
         let mut lock_waiter: Option<OwnedFd> = None;
         let mut predecessor_gone = false;
         loop {
@@ -122,7 +122,7 @@ impl Waiter<'_> {
     /// period later, so its readers practically always saw the content.
     pub fn settle_content(&self, file: &str, limit: std::time::Duration) {
         let deadline = std::time::Instant::now() + limit;
-        let watcher = Watcher::new();
+        let watcher = Watcher::process();
         loop {
             watcher.watch_parent_of(Path::new(file));
             let has_content = std::fs::metadata(file).is_ok_and(|m| m.len() > 0);

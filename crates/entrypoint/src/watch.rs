@@ -33,7 +33,17 @@ impl Default for Watcher {
     }
 }
 
+static PROCESS: std::sync::OnceLock<Watcher> = std::sync::OnceLock::new();
+
 impl Watcher {
+    /// The process-wide instance, never closed: closing an inotify fd that had watches waits
+    /// for an RCU grace period in the kernel (milliseconds, far more under load), which must
+    /// not sit between a wait file appearing and the command starting, or between the
+    /// command's exit and the post file.
+    pub fn process() -> &'static Watcher {
+        PROCESS.get_or_init(Watcher::new)
+    }
+
     pub fn new() -> Self {
         // SAFETY: inotify_init1 has no memory arguments.
         let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
