@@ -95,6 +95,10 @@ fn main() {
             .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
     };
 
+    // Load the time zone now: the first local-time conversion reads /etc/localtime, and the
+    // first one in the lifecycle (StartedAt) sits between the wait and the command's start.
+    let _ = golog::LocalTime::now();
+
     // §3.1.9: the lifecycle, then the exit mapping.
     let mut engine = ProcessEngine {
         signals: signals.as_ref(),
