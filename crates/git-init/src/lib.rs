@@ -51,6 +51,10 @@ pub fn init_libgit2(cfg: &GlobalConfig) {
     git2::opts::strict_hash_verification(false);
     // SAFETY: called once, before any other libgit2 use in this process.
     unsafe {
+        // Small pack windows with a low mapped limit keep the peak RSS down on big packs
+        // (defaults: 1 GiB windows, 8 GiB mapped).
+        let _ = git2::opts::set_mwindow_size(4 << 20);
+        let _ = git2::opts::set_mwindow_mapped_limit(32 << 20);
         let _ = git2::opts::set_verify_owner_validation(false);
         for level in [
             git2::ConfigLevel::System,
