@@ -125,26 +125,28 @@ GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 def measure(argv, env, cwd):
-    """Runs argv; returns (wall seconds, peak RSS KiB)."""
+    """Runs argv; returns (wall seconds, peak RSS KiB, CPU seconds user+sys)."""
     if GNU_TIME:
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
             start = time.monotonic()
-            r = subprocess.run([GNU_TIME, "-o", tf.name, "-f", "%e %M", *argv], env=env, cwd=cwd,
+            r = subprocess.run([GNU_TIME, "-o", tf.name, "-f", "%e %M %U %S", *argv], env=env, cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             wall = time.monotonic() - start
             if r.returncode != 0:
                 raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
-            _, rss = tf.read().strip().splitlines()[-1].split()
-            return wall, int(rss)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            _, rss, user, sys_ = tf.read().strip().splitlines()[-1].split()
+            return wall, int(rss), float(user) + float(sys_)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = ru0.ru_maxrss
     start = time.monotonic()
     r = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.monotonic() - start
     if r.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     # RUSAGE_CHILDREN is a high-water mark over all children: only an upper bound.
-    return wall, max(after, before)
+    return wall, max(ru1.ru_maxrss, before), cpu
 
 
 def git_sequence_script(url, out, depth):
@@ -197,7 +199,7 @@ def main():
                 url = daemon.url(name)
                 for depth in (1, 0):
                     for tool in ("git-init", "git-sequence", "git-clone"):
-                        walls, rsss = [], []
+                        walls, rsss, cpus = [], [], []
                         for t in range(trials):
                             out = os.path.join(work, "out", f"{name}-{depth}-{tool}-{t}")
                             os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -211,7 +213,8 @@ def main():
                                 if depth > 0:
                                     argv += [f"--depth={depth}", "--shallow-submodules"]
                                 argv += [url, out]
-                            wall, rss = measure(argv, env, work)
+                            wall, rss, cpu = measure(argv, env, work)
+                            cpus.append(cpu)
                             walls.append(wall)
                             rsss.append(rss)
                             shutil.rmtree(out, ignore_errors=True)
@@ -221,6 +224,7 @@ def main():
                             "wall_s": round(statistics.median(walls), 3),
                             "wall_s_all": [round(w, 3) for w in walls],
                             "max_rss_kib": max(rsss),
+                            "cpu_s": round(statistics.median(cpus), 3),
                         })
                         print(f"  {title} depth={depth} {tool}: {statistics.median(walls):.3f}s {max(rsss)} KiB",
                               file=sys.stderr)
@@ -245,8 +249,9 @@ def main():
         return None
 
     print("| repository | depth | git-init wall (s) | git sequence wall (s) | git clone wall (s) "
+          "| git-init CPU (s) | git sequence CPU (s) "
           "| git-init peak RSS (MiB) | git sequence peak RSS (MiB) | RSS ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for title, _, _, _ in repos:
         for depth in (1, 0):
             gi_w = get(title, depth, "git-init", "wall_s")
@@ -254,8 +259,11 @@ def main():
             gc_w = get(title, depth, "git-clone", "wall_s")
             gi_m = get(title, depth, "git-init", "max_rss_kib")
             gs_m = get(title, depth, "git-sequence", "max_rss_kib")
+            gi_c = get(title, depth, "git-init", "cpu_s")
+            gs_c = get(title, depth, "git-sequence", "cpu_s")
             ratio = f"{gi_m / gs_m:.2f}" if gs_m else "-"
             print(f"| {title} | {depth if depth else 'full'} | {gi_w:.3f} | {gs_w:.3f} | {gc_w:.3f} "
+                  f"| {gi_c:.2f} | {gs_c:.2f} "
                   f"| {gi_m / 1024:.1f} | {gs_m / 1024:.1f} | {ratio} |")
 
 
