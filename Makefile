@@ -29,8 +29,9 @@ demo: build
 	./scripts/demo.sh $(RELEASE)
 
 ## images: OCI archives under target/images (buildah, no daemon, no registry)
+IMAGES_FLAGS ?= --check-reproducible
 images: build
-	./scripts/images.sh $(RELEASE)
+	./scripts/images.sh $(IMAGES_FLAGS) $(RELEASE)
 
 ## e2e: Tekton-shaped pods under podman (installs and configures podman itself)
 e2e: images
