@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
-W, H = 820, 440
+W, H = 820, 460
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 50, 150
 
 
