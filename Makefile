@@ -23,6 +23,7 @@ fmt:
 ## test: everything CI runs (lint, unit and integration tests)
 test: lint
 	$(CARGO) test --workspace
+	python3 -m unittest discover -s bench -p 'test_*.py'
 
 ## demo: a 3-step TaskRun-shaped pod run locally in a temporary /tekton tree
 demo: build
