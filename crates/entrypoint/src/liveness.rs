@@ -117,7 +117,7 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     let c_tmp = cpath(&tmp).ok_or("lock path contains NUL")?;
     let c_final = cpath(&final_path).ok_or("lock path contains NUL")?;
     let os_err =
-        |op: &str, p: &Path| termination::gofs::path_error(op, p, &std::io::Error::last_os_error());
+        |op: &str, p: &Path| gocompat::fs::path_error(op, p, &std::io::Error::last_os_error());
     // SAFETY: valid C strings; the fd is owned right after creation.
     unsafe {
         let fd = libc::open(

@@ -142,7 +142,7 @@ impl Signals {
                 libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
                 return Err(format!(
                     "signalfd: {}",
-                    termination::gofs::io_error_text(&std::io::Error::last_os_error())
+                    gocompat::fs::io_error_text(&std::io::Error::last_os_error())
                 ));
             }
             if libc::getpid() != 1 {

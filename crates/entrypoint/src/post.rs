@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
-use termination::gofs;
+use gocompat::fs as gofs;
 
 /// Suffix of the failure post file.
 pub const ERR_SUFFIX: &str = ".err";

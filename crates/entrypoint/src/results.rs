@@ -3,7 +3,8 @@
 //! Values are taken raw (no trimming, any bytes); a missing file is skipped silently; any other
 //! read error aborts with Go's `*PathError` text.
 
-use termination::{RunResult, gofs};
+use gocompat::fs as gofs;
+use termination::RunResult;
 
 /// Go's `os.ReadFile`: `Ok(None)` when the file does not exist.
 pub fn read_file(path: &str) -> Result<Option<Vec<u8>>, String> {

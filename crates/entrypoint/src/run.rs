@@ -21,7 +21,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use termination::gofs;
+use gocompat::fs as gofs;
 
 use crate::pid1::{self, ChildStatus, Signals};
 use crate::substitute::Env;

@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use gocompat::fs as gofs;
 use stepkit_layout::Layout;
-use termination::{INTERNAL_RESULT, RunResult, WriteError, gofs};
+use termination::{INTERNAL_RESULT, RunResult, WriteError};
 
 use crate::args::{Config, ON_ERROR_CONTINUE};
 use crate::debug;

@@ -12,9 +12,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
+use gocompat::{base64 as gobase64, fs as gofs};
 use goflag::go_quote;
 use stepkit_layout::Layout;
-use termination::{gobase64, gofs};
 
 /// `init <src> <dst> [<step name>…]`
 pub const INIT: &str = "init";

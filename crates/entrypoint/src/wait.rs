@@ -65,7 +65,7 @@ impl<'a> Waiter<'a> {
                     return Err(WaitError::Failed(format!(
                         "waiting for {}: {}",
                         goflag::go_quote(file),
-                        termination::gofs::path_error("stat", file, &e)
+                        gocompat::fs::path_error("stat", file, &e)
                     )));
                 }
             }

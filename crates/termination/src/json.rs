@@ -8,6 +8,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 
+use gocompat::json::push_bytes;
+
 use crate::RunResult;
 
 /// `json.Marshal([]RunResult)`; an empty slice is `[]`.
@@ -24,12 +26,12 @@ pub(crate) fn encode(entries: &[RunResult]) -> Vec<u8> {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"key\":");
-        encode_string(&mut out, entry.key.as_bytes());
+        push_bytes(&mut out, entry.key.as_bytes());
         out.extend_from_slice(b",\"value\":");
-        encode_string(&mut out, &entry.value);
+        push_bytes(&mut out, &entry.value);
         if !entry.resource_name.is_empty() {
             out.extend_from_slice(b",\"resourceName\":");
-            encode_string(&mut out, entry.resource_name.as_bytes());
+            push_bytes(&mut out, entry.resource_name.as_bytes());
         }
         if entry.result_type != 0 {
             out.extend_from_slice(b",\"type\":");
@@ -39,43 +41,6 @@ pub(crate) fn encode(entries: &[RunResult]) -> Vec<u8> {
     }
     out.push(b']');
     out
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Go's string encoder with HTML escaping on (the `json.Marshal` default).
-pub(crate) fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\u{8}' => out.extend_from_slice(b"\\b"),
-                '\u{c}' => out.extend_from_slice(b"\\f"),
-                '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
-                    let b = c as u8;
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0xf)]);
-                }
-                '\u{2028}' => out.extend_from_slice(b"\\u2028"),
-                '\u{2029}' => out.extend_from_slice(b"\\u2029"),
-                c => {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-            }
-        }
-        // Go decodes invalid UTF-8 one byte at a time: one replacement per byte.
-        for _ in chunk.invalid() {
-            out.extend_from_slice(b"\\ufffd");
-        }
-    }
-    out.push(b'"');
 }
 
 /// Bytes as Go's JSON decoder sees them: each invalid UTF-8 byte becomes U+FFFD.

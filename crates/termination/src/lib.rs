@@ -7,11 +7,8 @@
 //! follows upstream's append-and-rewrite-in-place algorithm. [`parse_message`] is the
 //! controller's reader, used by tests and tools.
 //!
-//! The Go-style helpers the in-pod binaries need for their error texts live in [`gofs`]
-//! (path errors, `filepath.Clean`, `os.MkdirAll`) and [`gobase64`] (Go's base64 decoder).
+//! Go-style helpers (string encoding, path errors, base64) come from the `gocompat` crate.
 
-pub mod gobase64;
-pub mod gofs;
 mod json;
 
 use std::fmt;
@@ -23,6 +20,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use flate2::write::DeflateEncoder;
 use flate2::{Compression, Decompress, FlushDecompress, Status};
+use gocompat::{base64 as gobase64, fs as gofs};
 
 /// Largest message the entrypoint may write (Kubernetes truncates longer ones).
 pub const MAX_MESSAGE_SIZE: usize = 4096;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use termination::{RunResult, compress, decompress, encode_json, gobase64, gofs, parse_message};
+use gocompat::{base64 as gobase64, fs as gofs};
+use termination::{RunResult, compress, decompress, encode_json, parse_message};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

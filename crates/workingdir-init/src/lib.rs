@@ -7,9 +7,9 @@
 //! `filepath.Clean`, it starts with `..`) is refused with an error and exit 1, before anything
 //! is created. Upstream would create e.g. `/etc/x` for `../etc/x`.
 
+use gocompat::fs as gofs;
 use goflag::go_quote;
 use stepkit_layout::Layout;
-use termination::gofs;
 
 /// What to do with one argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
