@@ -38,19 +38,19 @@ impl DockerEntry {
         out.push('{');
         if !self.username.is_empty() {
             out.push_str("\"username\":");
-            gojson::push_string(out, &self.username);
+            gocompat::json::push_str(out, &self.username);
             out.push(',');
         }
         if !self.password.is_empty() {
             out.push_str("\"password\":");
-            gojson::push_string(out, &self.password);
+            gocompat::json::push_str(out, &self.password);
             out.push(',');
         }
         out.push_str("\"auth\":");
-        gojson::push_string(out, &self.auth);
+        gocompat::json::push_str(out, &self.auth);
         if !self.email.is_empty() {
             out.push_str(",\"email\":");
-            gojson::push_string(out, &self.email);
+            gocompat::json::push_str(out, &self.email);
         }
         out.push('}');
     }
@@ -63,7 +63,7 @@ pub fn config_json(auths: &BTreeMap<String, DockerEntry>) -> String {
         if i > 0 {
             out.push(',');
         }
-        gojson::push_string(&mut out, registry);
+        gocompat::json::push_str(&mut out, registry);
         out.push(':');
         entry.push_json(&mut out);
     }

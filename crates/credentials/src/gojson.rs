@@ -3,8 +3,8 @@
 //! Upstream decodes `.dockercfg` / `.dockerconfigjson` with `json.Unmarshal` into Go structs and
 //! re-encodes with `json.Marshal`. Reproducing the resulting bytes needs Go's decoding rules
 //! (document order, duplicate keys, case-insensitive field names, invalid UTF-8 and lone
-//! surrogates become U+FFFD, `null` leaves a field alone) and Go's string encoding (HTML-safe
-//! escapes). serde_json differs on several of these, so this is a tiny dedicated parser.
+//! surrogates become U+FFFD, `null` leaves a field alone); serde_json differs on several of
+//! these, so this is a tiny dedicated parser. Strings are encoded with `gocompat::json`.
 //! Error messages never quote input bytes: the input holds registry passwords.
 
 /// A parsed JSON value; objects keep document order and duplicate keys.
@@ -316,35 +316,13 @@ pub fn key_matches(key: &str, field: &str) -> bool {
     key == field || fold(key) == fold(field)
 }
 
-/// Appends `s` as a Go `encoding/json` string literal (HTML escaping on).
-pub fn push_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn enc(s: &str) -> String {
         let mut o = String::new();
-        push_string(&mut o, s);
+        gocompat::json::push_str(&mut o, s);
         o
     }
 

@@ -580,9 +580,9 @@ pub fn marshal_artifact_values(values: Option<&[ArtifactValue]>) -> String {
                 if j > 0 {
                     out.push(',');
                 }
-                gojson::write_string(&mut out, alg);
+                gocompat::json::push_str(&mut out, alg);
                 out.push(':');
-                gojson::write_string(&mut out, digest);
+                gocompat::json::push_str(&mut out, digest);
             }
             out.push('}');
         }
@@ -591,7 +591,7 @@ pub fn marshal_artifact_values(values: Option<&[ArtifactValue]>) -> String {
                 out.push(',');
             }
             out.push_str("\"uri\":");
-            gojson::write_string(&mut out, &value.uri);
+            gocompat::json::push_str(&mut out, &value.uri);
         }
         out.push('}');
     }

@@ -30,28 +30,6 @@ impl Entry {
     }
 }
 
-/// Go `encoding/json` string encoding (HTML-safe: `<`, `>`, `&`, U+2028/9 escaped).
-pub fn go_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// `json.Marshal` of the entries.
 pub fn encode(entries: &[Entry]) -> String {
     let mut s = String::from("[");
@@ -60,12 +38,12 @@ pub fn encode(entries: &[Entry]) -> String {
             s.push(',');
         }
         s.push_str("{\"key\":");
-        go_json_string(&mut s, &e.key);
+        gocompat::json::push_str(&mut s, &e.key);
         s.push_str(",\"value\":");
-        go_json_string(&mut s, &e.value);
+        gocompat::json::push_str(&mut s, &e.value);
         if !e.resource_name.is_empty() {
             s.push_str(",\"resourceName\":");
-            go_json_string(&mut s, &e.resource_name);
+            gocompat::json::push_str(&mut s, &e.resource_name);
         }
         if e.result_type != 0 {
             s.push_str(&format!(",\"type\":{}", e.result_type));

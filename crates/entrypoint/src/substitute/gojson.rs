@@ -4,8 +4,8 @@
 //! structs: object keys match field names case-insensitively, unknown keys are ignored, `null`
 //! leaves a string untouched and clears a slice, and later duplicate keys win. serde's derive
 //! cannot express case-insensitive matching, so documents are first read into [`Json`], which
-//! keeps object members in document order, and then converted by hand. [`write_string`] encodes
-//! strings byte-for-byte like `json.Marshal` (HTML-safe escapes included).
+//! keeps object members in document order, and then converted by hand. Strings are encoded with
+//! `gocompat::json`.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -165,27 +165,6 @@ pub fn decode_string_list(value: &Json, place: &str) -> Result<Option<Vec<String
     }
 }
 
-/// Appends `s` to `out` as a JSON string exactly as Go's `json.Marshal` writes it.
-pub fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +207,7 @@ mod tests {
     #[test]
     fn strings_are_escaped_like_go() {
         let mut out = String::new();
-        write_string(
+        gocompat::json::push_str(
             &mut out,
             "a\"b\\c\n\r\t\u{8}\u{c}\u{1}<>&\u{2028}\u{2029}é\u{7f}",
         );
