@@ -8,10 +8,9 @@
 //! the flags of v0.13 and of today's entrypoint instead.
 
 use std::cell::RefCell;
-use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use credentials::Credentials;
+use golog::zap::{Level, Logger};
 use stepkit_layout::Layout;
 
 /// Upstream's zap callers for the two messages it logs.
@@ -20,45 +19,8 @@ const CALLER_DONE: &str = "creds-init/main.go:45";
 /// Not in upstream's binary: the `$HOME` copy warnings.
 const CALLER_COPY: &str = "creds-init/main.go:44";
 
-/// zap string escaping: `\"`, `\\`, `\n`, `\r`, `\t`, other control characters as `\u00xx`.
-fn zap_escape(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-}
-
-/// One zap production line: `{"level":…,"ts":…,"caller":…,"msg":…[,"stacktrace":…]}`.
-pub fn zap_line(level: &str, ts: f64, caller: &str, msg: &str) -> String {
-    let mut s = format!("{{\"level\":\"{level}\",\"ts\":{ts},\"caller\":\"{caller}\",\"msg\":\"");
-    zap_escape(&mut s, msg);
-    s.push('"');
-    if matches!(level, "error" | "fatal") {
-        // Go's stack trace cannot be reproduced; zap's key is kept.
-        s.push_str(",\"stacktrace\":\"main.main\\n\\tstepkit creds-init\"");
-    }
-    s.push('}');
-    s
-}
-
-fn now() -> f64 {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    d.as_nanos() as f64 / 1e9
-}
-
-fn emit(line: &str) {
-    // Nowhere to report a failed write to stderr.
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
+/// Stands in for Go's stack trace (which cannot be reproduced); zap's key is kept.
+const STACKTRACE: &str = "main.main\n\tstepkit creds-init";
 
 /// Runs creds-init with `args` (argv including argv[0]) on `layout`; returns the exit code.
 pub fn run(args: &[String], layout: Layout) -> i32 {
@@ -81,49 +43,49 @@ pub fn run(args: &[String], layout: Layout) -> i32 {
         }
     }
     let creds = state.into_inner();
+    let log = Logger::stderr(STACKTRACE);
     // Docker first; its failure is fatal before git is written, like upstream's Fatalf.
     let writers: [&dyn Fn() -> Result<(), String>; 2] =
         [&|| creds.write_docker(), &|| creds.write_git()];
     for write in writers {
         if let Err(e) = write() {
-            emit(&zap_line(
-                "fatal",
-                now(),
+            log.log(
+                Level::Fatal,
                 CALLER_FATAL,
                 &format!("Error initializing credentials: {e}"),
-            ));
+            );
             return 1;
         }
     }
     let home = std::env::var_os("HOME");
     credentials::copy_creds_to_home(&layout.creds_dir(), home.as_deref(), None, &mut |msg| {
-        emit(&zap_line("warn", now(), CALLER_COPY, msg))
+        log.warn(CALLER_COPY, msg)
     });
-    emit(&zap_line(
-        "info",
-        now(),
-        CALLER_DONE,
-        "Credentials initialized.",
-    ));
+    log.info(CALLER_DONE, "Credentials initialized.");
     0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use golog::zap::format_line;
+
+    fn zap_line(level: Level, ts: f64, caller: &str, msg: &str) -> String {
+        format_line(level, ts, caller, msg, STACKTRACE)
+    }
 
     #[test]
     fn zap_shape() {
         assert_eq!(
             zap_line(
-                "info",
+                Level::Info,
                 1718000000.0102,
                 CALLER_DONE,
                 "Credentials initialized."
             ),
             r#"{"level":"info","ts":1718000000.0102,"caller":"creds-init/main.go:45","msg":"Credentials initialized."}"#
         );
-        let l = zap_line("fatal", 1.5, CALLER_FATAL, "a\"b\n\u{1}<");
+        let l = zap_line(Level::Fatal, 1.5, CALLER_FATAL, "a\"b\n\u{1}<");
         assert!(l.starts_with(r#"{"level":"fatal","ts":1.5,"caller":"creds-init/main.go:42","msg":"a\"b\n\u0001<","stacktrace":""#), "{l}");
     }
 }

@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn auth_warnings() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         validate_git_auth(&log, dir.path(), "http://google.com");
         assert!(log.lines().is_empty());
         validate_git_auth(&log, dir.path(), "ssh://git@github.com:chmouel/tekton");
@@ -150,7 +150,7 @@ mod tests {
             r#"URL(\"ssh://git@github.com:chmouel/tekton\") appears to need SSH authentication but no SSH credentials have been provided"#
         ));
         std::fs::create_dir(dir.path().join(".ssh")).unwrap();
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         validate_git_auth(&log, dir.path(), "ssh://git@github.com:chmouel/tekton");
         assert!(log.lines().is_empty());
         validate_git_auth(&log, dir.path(), "http://github.com/chmouel/tekton");

@@ -447,7 +447,7 @@ pub fn run(argv: &[String]) -> i32 {
             return 2;
         }
     };
-    let log = Logger::stderr();
+    let log = Logger::stderr(zap::STACKTRACE);
     let outcome = match clone(&log, &opts, &layout.creds_dir()) {
         Ok(o) => o,
         Err(err) => {

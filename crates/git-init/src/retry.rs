@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn first_try() {
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         let (r, waited) = retry_with_backoff(&log, &cfg(100, 1000, 3), || Ok(1), |_| {});
         assert_eq!(r.unwrap(), 1);
         assert_eq!(waited, Duration::ZERO);
@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn second_try_waits_between_100_and_150ms() {
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         let mut n = 0;
         let (r, waited) = retry_with_backoff(
             &log,
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn gives_up_and_caps() {
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         let (r, waited) = retry_with_backoff(
             &log,
             &cfg(100, 1000, 2),
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn permanent_errors_are_not_retried() {
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         let mut calls = 0;
         let (r, _) = retry_with_backoff(
             &log,
@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn zero_initial_does_not_panic() {
-        let log = Logger::capturing();
+        let log = Logger::capturing(crate::zap::STACKTRACE);
         let mut calls = 0;
         let (r, waited) = retry_with_backoff(
             &log,

@@ -3,7 +3,10 @@
 //! Upstream's helpers log with Go's `log` package (`2026/08/20 11:42:35 msg` on stderr) and
 //! `slog` (`2026/08/20 11:42:35 INFO msg`), and stamp `StartedAt` as
 //! `2006-01-02T15:04:05.000Z07:00` in the container's local time zone. Users grep these lines
-//! and the controller parses the timestamp, so stepkit prints the same shapes.
+//! and the controller parses the timestamp, so stepkit prints the same shapes. [`zap`] writes
+//! the JSON lines of zap's production logger (git-init, creds-init).
+
+pub mod zap;
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
