@@ -783,33 +783,8 @@ fn go_path_error(op: &str, path: &str, err: &std::io::Error) -> String {
     format!("{op} {path}: {text}")
 }
 
-/// Go's `path/filepath.Clean` for Unix paths.
-pub fn go_clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
-}
+/// Go's `path/filepath.Clean` for Unix paths (the shared, Go-verified copy).
+pub use gocompat::fs::clean as go_clean;
 
 /// Go's `path/filepath.Dir` for Unix paths.
 pub fn go_dir(path: &str) -> String {
