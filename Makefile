@@ -3,6 +3,10 @@ CARGO   ?= cargo
 TARGET  ?= x86_64-unknown-linux-gnu
 RELEASE := target/$(TARGET)/release
 BINS    := entrypoint git-init workingdir-init creds-init nop
+# Static, and not position-independent: no start-up relocation pass over .data.rel.ro, which
+# costs ~0.6 MiB of binary and ~1 MiB of resident memory in git-init (upstream's Go binaries
+# are static non-PIE too).
+STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
 
 .PHONY: all build test lint fmt demo images e2e bench clean
 
@@ -10,7 +14,7 @@ all: build
 
 ## build: static release binaries in target/$(TARGET)/release
 build:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(TARGET) $(addprefix --bin ,$(BINS))
+	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) build --release --target $(TARGET) $(addprefix --bin ,$(BINS))
 
 ## lint: formatting and clippy, warnings are errors
 lint:

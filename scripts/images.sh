@@ -71,7 +71,7 @@ check_binaries() {
       echo "images.sh: missing binary $bin (run 'make build')" >&2
       bad=1
     elif readelf -l "$bin" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-      echo "images.sh: $bin is dynamically linked; build with RUSTFLAGS='-C target-feature=+crt-static'" >&2
+      echo "images.sh: $bin is dynamically linked; build with 'make build'" >&2
       bad=1
     fi
   done
