@@ -141,7 +141,20 @@ fn run_child(
         .env("STEPKIT_TEKTON_DIR", &s.tekton)
         .env("HOME", home)
         .env_remove("GIT_CONFIG_COUNT");
-    let out = match as_user(&mut cmd, uid, gid).output() {
+    // Another test thread forking while the copy was open for writing keeps a write handle
+    // alive in its child for a moment: exec then fails with ETXTBSY, so try again.
+    as_user(&mut cmd, uid, gid);
+    let mut attempts = 0;
+    let started = loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(26) && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    let out = match started {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             println!("SKIP: cannot execute the test binary from the temp dir as uid {uid}: {e}");

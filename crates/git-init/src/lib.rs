@@ -16,6 +16,7 @@ pub mod results;
 pub mod retry;
 pub mod sparse;
 pub mod submodules;
+pub mod tls;
 pub mod zap;
 
 use std::io::Write as _;
@@ -43,12 +44,15 @@ pub struct Outcome {
 }
 
 /// Process-wide libgit2 settings: no owner checks (uid 65532, foreign-owned volumes), no
-/// implicit global/system config (read explicitly by [`GlobalConfig`]), CA locations from
-/// `GIT_SSL_CAINFO`/`GIT_SSL_CAPATH`/`http.sslCAInfo`/`http.sslCAPath`.
-pub fn init_libgit2(cfg: &GlobalConfig) {
+/// implicit global/system config (read explicitly by [`GlobalConfig`]). CA locations are
+/// loaded later, by [`tls::TrustStore`], when a connection needs them.
+pub fn init_libgit2() {
     // Objects were verified by the indexer when they arrived; re-hashing on every read only
     // slows the checkout down.
     git2::opts::strict_hash_verification(false);
+    // Trees and commits are read once by a clone; libgit2's object cache (up to 256 MiB)
+    // would only keep them resident (~1.5 MiB at 20k files).
+    git2::opts::enable_caching(false);
     // SAFETY: called once, before any other libgit2 use in this process.
     unsafe {
         // Small pack windows with a low mapped limit keep the peak RSS down on big packs
@@ -63,20 +67,6 @@ pub fn init_libgit2(cfg: &GlobalConfig) {
             git2::ConfigLevel::ProgramData,
         ] {
             let _ = git2::opts::set_search_path(level, "");
-        }
-        let ca_file = std::env::var_os("GIT_SSL_CAINFO")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| cfg.get("http", "sslcainfo").map(PathBuf::from));
-        if let Some(f) = ca_file {
-            let _ = git2::opts::set_ssl_cert_file(f);
-        }
-        let ca_dir = std::env::var_os("GIT_SSL_CAPATH")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| cfg.get("http", "sslcapath").map(PathBuf::from));
-        if let Some(d) = ca_dir {
-            let _ = git2::opts::set_ssl_cert_dir(d);
         }
     }
 }
@@ -198,8 +188,10 @@ fn config_err(args_v: &[&str], e: git2::Error) -> GitError {
 
 /// Upstream's `git.Fetch`: everything up to and including the submodule update.
 pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Failure> {
+    footprint::release_executable_pages();
     let cfg = GlobalConfig::load();
-    init_libgit2(&cfg);
+    init_libgit2();
+    footprint::release_executable_pages();
     if home::home_dir().is_none() {
         log.warn(
             caller::HOME_DIR,
@@ -306,12 +298,14 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     fetch_args.extend(args(&["origin", "--update-head-ok", "--force"]));
     fetch_args.extend(fetch_param.iter().cloned());
 
+    let trust = tls::TrustStore::new(&cfg);
     let session = Session {
         log,
         cfg,
         ssl_verify: o.ssl_verify,
         ssh_home,
         progress_every: PROGRESS_EVERY,
+        trust,
     };
     let req = FetchRequest {
         repo: &repo,
@@ -320,6 +314,8 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         depth: o.depth,
         args: fetch_args,
     };
+    // Each phase (set-up, fetch, checkout, submodules) runs different code; see `footprint`.
+    footprint::release_executable_pages();
     let (res, _) = retry::retry_with_backoff(
         log,
         &o.retry,
@@ -330,6 +326,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         Failure::from(e).context(&format!("failed to fetch {}", go_list(&fetch_param)))
     })?;
 
+    footprint::release_executable_pages();
     let target = checkout::resolve_checkout(&repo, &checkout_param).map_err(|msg| {
         let e = GitError::fatal(
             args(&["show", "-q", "--pretty=format:%H", &checkout_param]),
@@ -364,6 +361,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     );
 
     if o.submodules {
+        footprint::release_executable_pages();
         let mut update_args = args(&["submodule", "update", "--recursive", "--init", "--force"]);
         if o.depth > 0 {
             update_args.push(format!("--depth={}", o.depth));
@@ -449,7 +447,10 @@ pub fn run(argv: &[String]) -> i32 {
     };
     let log = Logger::stderr(zap::STACKTRACE);
     let outcome = match clone(&log, &opts, &layout.creds_dir()) {
-        Ok(o) => o,
+        Ok(o) => {
+            footprint::release_executable_pages();
+            o
+        }
         Err(err) => {
             let msg = format!(
                 "Error fetching git repository: {}",

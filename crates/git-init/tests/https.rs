@@ -1,0 +1,273 @@
+//! git-init over HTTPS: the CA bundle is loaded only when a TLS connection is made (see
+//! `src/tls.rs`), so these check that every way of naming the trusted CAs still reaches the
+//! handshake: the default bundle (`SSL_CERT_FILE`), `GIT_SSL_CAINFO`, `http.sslCAInfo`, and
+//! that an unknown CA fails with the TLS hint unless `-sslVerify=false`.
+//!
+//! TLS is terminated by a small Python forwarder in front of the `git http-backend` server;
+//! the CA and the certificate for 127.0.0.1 come from the `openssl` CLI.
+
+mod common;
+
+use common::httpgit::HttpGit;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Bytes in both directions between a TLS client and the plain HTTP server.
+const FORWARDER: &str = r#"
+import socket, ssl, sys, threading
+cert, key, backend = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+print(ls.getsockname()[1], flush=True)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+def serve(conn):
+    try:
+        tls = ctx.wrap_socket(conn, server_side=True)
+    except (OSError, ssl.SSLError):
+        conn.close()
+        return
+    up = socket.create_connection(("127.0.0.1", backend))
+    threading.Thread(target=pump, args=(up, tls), daemon=True).start()
+    pump(tls, up)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+struct Forwarder {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tools_available() -> Result<(), String> {
+    daemon_available()?;
+    for tool in ["python3", "openssl"] {
+        let ok = Command::new(tool)
+            .arg(if tool == "openssl" {
+                "version"
+            } else {
+                "--version"
+            })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!("{tool} is not installed"));
+        }
+    }
+    Ok(())
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`ca.pem`) and a certificate it signed for 127.0.0.1 (`srv.pem`, `srv.key`).
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=stepkit test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+        ],
+    );
+    write(&dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "srv.pem",
+        ],
+    );
+}
+
+fn start_forwarder(dir: &Path, backend: u16) -> Forwarder {
+    let mut child = Command::new("python3")
+        .args(["-c", FORWARDER])
+        .arg(dir.join("srv.pem"))
+        .arg(dir.join("srv.key"))
+        .arg(backend.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("forwarder port");
+    Forwarder { child, port }
+}
+
+/// git-init with none of the machine's CA settings, plus `env`.
+fn run_tls(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = root.join("home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-init"));
+    cmd.args(args).current_dir(root);
+    git_env(&mut cmd, &home);
+    for k in [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+        "GIT_SSL_NO_VERIFY",
+    ] {
+        cmd.env_remove(k);
+    }
+    // An empty directory: no system CA can vouch for the test CA.
+    cmd.env("SSL_CERT_DIR", root.join("no-cas"))
+        .env("STEPKIT_TEKTON_DIR", root.join("tekton"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run git-init");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+#[test]
+fn https_trusts_exactly_the_configured_certificate_authorities() {
+    if let Err(why) = tools_available() {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(root.join("no-cas")).unwrap();
+    make_certificates(root);
+    let srv = root.join("srv");
+    let repo = srv.join("org/repo.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&home, &repo, &["init", "-q", "-b", "main"]);
+    write(&repo.join("f.txt"), "over tls\n");
+    git(&home, &repo, &["add", "."]);
+    git(&home, &repo, &["commit", "-q", "-m", "one"]);
+    let head = git(&home, &repo, &["rev-parse", "HEAD"]);
+    let server = HttpGit::start(srv.clone(), home.clone());
+    let tls = start_forwarder(root, server.port);
+    let url = format!(
+        "-url=https://user:secret@127.0.0.1:{}/org/repo.git",
+        tls.port
+    );
+    let term = format!("-terminationMessagePath={}", root.join("t").display());
+    let ca = root.join("ca.pem").display().to_string();
+    let cloned = |dir: &str| git(&home, &root.join(dir), &["rev-parse", "HEAD"]);
+
+    // The default bundle, named by SSL_CERT_FILE.
+    let run = run_tls(root, &[&url, "-path=a", &term], &[("SSL_CERT_FILE", &ca)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(cloned("a"), head);
+
+    // GIT_SSL_CAINFO.
+    let run = run_tls(root, &[&url, "-path=b", &term], &[("GIT_SSL_CAINFO", &ca)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(cloned("b"), head);
+
+    // http.sslCAInfo in the user's git configuration.
+    write(
+        &home.join(".gitconfig"),
+        &format!("[http]\n\tsslCAInfo = {ca}\n"),
+    );
+    let run = run_tls(root, &[&url, "-path=c", &term], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(cloned("c"), head);
+    std::fs::remove_file(home.join(".gitconfig")).unwrap();
+
+    // No CA vouches for the server: a TLS failure, with the hint, and no retry loop.
+    let run = run_tls(
+        root,
+        &[&url, "-path=d", &term, "-userFriendlyErrors=true"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("TLS/SSL verification failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+
+    // ... unless verification is off.
+    let run = run_tls(root, &[&url, "-path=e", &term, "-sslVerify=false"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(cloned("e"), head);
+}
