@@ -31,8 +31,6 @@ pub struct Session<'a> {
     pub ssh_home: PathBuf,
     /// Seconds between progress log lines.
     pub progress_every: Duration,
-    /// CA locations, loaded before the first TLS connection.
-    pub trust: crate::tls::TrustStore,
 }
 
 /// One advertised ref.
@@ -108,13 +106,11 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
     let fail = |e: git2::Error| map_error(&e, req, &display_url, plan.as_ref());
 
     let mut remote = req.repo.remote_anonymous(&connect_url).map_err(fail)?;
-    let (proxy, through_proxy) = proxy_options(s, &effective);
-    s.trust.prepare_for(&connect_url, through_proxy);
     let mut conn = remote
         .connect_auth(
             Direction::Fetch,
             Some(callbacks(s, &effective, plan.as_ref())),
-            Some(proxy),
+            Some(proxy_options(s, &effective)),
         )
         .map_err(fail)?;
     let heads: Vec<Advertised> = conn
@@ -151,7 +147,7 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
     let fetch_options = |depth: i32| {
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(s, &effective, plan.as_ref()))
-            .proxy_options(proxy_options(s, &effective).0)
+            .proxy_options(proxy_options(s, &effective))
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         if depth > 0 {
@@ -460,10 +456,9 @@ fn graft_local(repo: &Repository, wants: &[Fetched], depth: u64) -> Result<(), g
         .map_err(|e| git2::Error::from_str(&format!("cannot write shallow file: {e}")))
 }
 
-/// The proxy for `url`, and whether one may be used (configured or from the environment).
-fn proxy_options<'a>(s: &Session<'_>, url: &str) -> (ProxyOptions<'a>, bool) {
+fn proxy_options<'a>(s: &Session<'_>, url: &str) -> ProxyOptions<'a> {
     let mut p = ProxyOptions::new();
-    let through_proxy = match s
+    match s
         .cfg
         .url_values("http", "proxy", url)
         .last()
@@ -471,14 +466,12 @@ fn proxy_options<'a>(s: &Session<'_>, url: &str) -> (ProxyOptions<'a>, bool) {
     {
         Some(proxy) => {
             p.url(proxy);
-            true
         }
         None => {
             p.auto();
-            crate::tls::proxy_in_environment()
         }
-    };
-    (p, through_proxy)
+    }
+    p
 }
 
 fn ssl_verify_enabled(s: &Session<'_>) -> bool {

@@ -44,8 +44,8 @@ pub struct Outcome {
 }
 
 /// Process-wide libgit2 settings: no owner checks (uid 65532, foreign-owned volumes), no
-/// implicit global/system config (read explicitly by [`GlobalConfig`]). CA locations are
-/// loaded later, by [`tls::TrustStore`], when a connection needs them.
+/// implicit global/system config (read explicitly by [`GlobalConfig`]). TLS is set up by
+/// [`tls`] on the first `https://` connection.
 pub fn init_libgit2() {
     // Objects were verified by the indexer when they arrived; re-hashing on every read only
     // slows the checkout down.
@@ -191,6 +191,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     footprint::release_executable_pages();
     let cfg = GlobalConfig::load();
     init_libgit2();
+    tls::register(tls::TrustStore::new(&cfg));
     footprint::release_executable_pages();
     if home::home_dir().is_none() {
         log.warn(
@@ -298,14 +299,12 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     fetch_args.extend(args(&["origin", "--update-head-ok", "--force"]));
     fetch_args.extend(fetch_param.iter().cloned());
 
-    let trust = tls::TrustStore::new(&cfg);
     let session = Session {
         log,
         cfg,
         ssl_verify: o.ssl_verify,
         ssh_home,
         progress_every: PROGRESS_EVERY,
-        trust,
     };
     let req = FetchRequest {
         repo: &repo,

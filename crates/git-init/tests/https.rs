@@ -1,7 +1,8 @@
 //! git-init over HTTPS: the CA bundle is loaded only when a TLS connection is made (see
 //! `src/tls.rs`), so these check that every way of naming the trusted CAs still reaches the
 //! handshake: the default bundle (`SSL_CERT_FILE`), `GIT_SSL_CAINFO`, `http.sslCAInfo`, and
-//! that an unknown CA fails with the TLS hint unless `-sslVerify=false`.
+//! that an unknown CA fails with the TLS hint unless `-sslVerify=false`, and HTTPS through an
+//! HTTP CONNECT proxy.
 //!
 //! TLS is terminated by a small Python forwarder in front of the `git http-backend` server;
 //! the CA and the certificate for 127.0.0.1 come from the `openssl` CLI.
@@ -47,6 +48,26 @@ def serve(conn):
     up = socket.create_connection(("127.0.0.1", backend))
     threading.Thread(target=pump, args=(up, tls), daemon=True).start()
     pump(tls, up)
+def tunnel(conn):
+    f = conn.makefile("rb")
+    target = f.readline().split()[1].decode()
+    while f.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    host, port = target.rsplit(":", 1)
+    up = socket.create_connection((host, int(port)))
+    conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+    pump(conn, up)
+# An HTTP CONNECT proxy on a second port, for HTTPS through a proxy.
+ps = socket.socket()
+ps.bind(("127.0.0.1", 0))
+ps.listen(16)
+print(ps.getsockname()[1], flush=True)
+def proxy_loop():
+    while True:
+        c, _ = ps.accept()
+        threading.Thread(target=tunnel, args=(c,), daemon=True).start()
+threading.Thread(target=proxy_loop, daemon=True).start()
 while True:
     c, _ = ls.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
@@ -55,6 +76,7 @@ while True:
 struct Forwarder {
     child: Child,
     port: u16,
+    proxy_port: u16,
 }
 
 impl Drop for Forwarder {
@@ -165,12 +187,19 @@ fn start_forwarder(dir: &Path, backend: u16) -> Forwarder {
         .stderr(Stdio::null())
         .spawn()
         .expect("start python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().expect("forwarder port");
-    Forwarder { child, port }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut next_port = || {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        line.trim().parse::<u16>().expect("forwarder port")
+    };
+    let port = next_port();
+    let proxy_port = next_port();
+    Forwarder {
+        child,
+        port,
+        proxy_port,
+    }
 }
 
 /// git-init with none of the machine's CA settings, plus `env`.
@@ -270,4 +299,22 @@ fn https_trusts_exactly_the_configured_certificate_authorities() {
     let run = run_tls(root, &[&url, "-path=e", &term, "-sslVerify=false"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(cloned("e"), head);
+
+    // Through an HTTP CONNECT proxy: TLS over the tunnel libgit2 opens.
+    let proxy = format!("http://127.0.0.1:{}", tls.proxy_port);
+    let run = run_tls(
+        root,
+        &[&url, "-path=f", &term],
+        &[("GIT_SSL_CAINFO", &ca), ("https_proxy", &proxy)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(cloned("f"), head);
+    // (The proxy really carries it: a dead proxy makes the same clone fail.)
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let run = run_tls(
+        root,
+        &[&url, "-path=g", &term],
+        &[("GIT_SSL_CAINFO", &ca), ("https_proxy", &dead)],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
 }
