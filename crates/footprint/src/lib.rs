@@ -8,10 +8,13 @@
 //! (`MADV_DONTNEED`): they stay in the page cache and come back on the next access as minor
 //! faults, so the only effect is a resident set that reflects the current phase's working set.
 //!
-//! Only the mappings that are never written are released: the text segment (`r-xp`) and the
-//! read-only segment at file offset 0 (ELF headers, `.rodata`, `.eh_frame`). Relocated or
-//! writable segments hold private modified copies that `MADV_DONTNEED` would revert to the
-//! file's contents, so they are left alone.
+//! Only pages that still hold the file's contents are released. The text segment (`r-xp`) and
+//! the read-only segment at file offset 0 (ELF headers, `.rodata`, `.eh_frame`) are never
+//! written, so they are released whole. The other read-only segment (RELRO: `.data.rel.ro`,
+//! `.got`) was writable during start-up: pages written then (relocations, resolved ifuncs) are
+//! private copies that `MADV_DONTNEED` would revert to the file's bytes, so there only the pages
+//! that `/proc/self/pagemap` shows as still file-backed are released. Writable segments are
+//! left alone.
 
 /// One line of `/proc/self/maps`, as far as needed here.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,8 +43,17 @@ fn parse_line(line: &str) -> Option<Mapping<'_>> {
     })
 }
 
-/// The never-written mappings of the file that holds the code at `here`.
-fn releasable(maps: &str, here: usize) -> Vec<(usize, usize)> {
+/// How a mapping of the executable may be released.
+#[derive(Debug, PartialEq, Eq)]
+enum Release {
+    /// Never written: all of it.
+    Whole(usize, usize),
+    /// Read-only now, but possibly written during start-up: only pages still backed by the file.
+    CleanPages(usize, usize),
+}
+
+/// The read-only mappings of the file that holds the code at `here`.
+fn releasable(maps: &str, here: usize) -> Vec<Release> {
     let mappings: Vec<Mapping<'_>> = maps.lines().filter_map(parse_line).collect();
     let Some(own) = mappings
         .iter()
@@ -52,9 +64,54 @@ fn releasable(maps: &str, here: usize) -> Vec<(usize, usize)> {
     mappings
         .iter()
         .filter(|m| m.path == own.path)
-        .filter(|m| m.perms == "r-xp" || (m.perms == "r--p" && m.offset == 0))
-        .map(|m| (m.start, m.end - m.start))
+        .filter_map(|m| match m.perms {
+            "r-xp" => Some(Release::Whole(m.start, m.end - m.start)),
+            "r--p" if m.offset == 0 => Some(Release::Whole(m.start, m.end - m.start)),
+            "r--p" => Some(Release::CleanPages(m.start, m.end - m.start)),
+            _ => None,
+        })
         .collect()
+}
+
+/// `/proc/self/pagemap` bits: page present, and page is file-backed (not a private copy).
+const PM_PRESENT: u64 = 1 << 63;
+const PM_FILE: u64 = 1 << 61;
+
+/// Runs of pages in `[start, start+len)` that are resident and still the file's.
+fn clean_runs(pagemap: &[u64], start: usize, page: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (i, e) in pagemap.iter().enumerate() {
+        if e & PM_PRESENT == 0 || e & PM_FILE == 0 {
+            continue;
+        }
+        let addr = start + i * page;
+        match runs.last_mut() {
+            Some((s, l)) if *s + *l == addr => *l += page,
+            _ => runs.push((addr, page)),
+        }
+    }
+    runs
+}
+
+fn read_pagemap(start: usize, len: usize, page: usize) -> Option<Vec<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open("/proc/self/pagemap").ok()?;
+    f.seek(SeekFrom::Start((start / page * 8) as u64)).ok()?;
+    let mut raw = vec![0u8; len / page * 8];
+    f.read_exact(&mut raw).ok()?;
+    Some(
+        raw.chunks_exact(8)
+            .map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+    )
+}
+
+fn dontneed(start: usize, len: usize) {
+    // SAFETY: callers pass whole pages of a read-only private mapping of the executable that
+    // hold the file's bytes; dropped pages are read back from the file on the next access.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
+    }
 }
 
 /// Unmaps this process's pages of its executable's text and read-only data; best effort,
@@ -64,12 +121,18 @@ pub fn release_executable_pages() {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;
     };
-    for (start, len) in releasable(&maps, here) {
-        // SAFETY: the range is a whole private file mapping that is never written (text or
-        // the read-only segment at offset 0); dropped pages are read back from the file on the
-        // next access.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    for r in releasable(&maps, here) {
+        match r {
+            Release::Whole(start, len) => dontneed(start, len),
+            Release::CleanPages(start, len) => {
+                if let Some(pm) = read_pagemap(start, len, page) {
+                    for (s, l) in clean_runs(&pm, start, page) {
+                        dontneed(s, l);
+                    }
+                }
+            }
         }
     }
 }
@@ -90,10 +153,31 @@ mod tests {
 ";
 
     #[test]
-    fn releases_text_and_rodata_of_the_own_file_only() {
+    fn releases_read_only_mappings_of_the_own_file_only() {
         assert_eq!(
             releasable(MAPS, 0x400000),
-            vec![(0x200000, 0x1d4000), (0x3d4000, 0x514000)]
+            vec![
+                Release::Whole(0x200000, 0x1d4000),
+                Release::Whole(0x3d4000, 0x514000),
+                Release::CleanPages(0x8e8000, 0x7e000),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_resident_file_pages_are_clean() {
+        let present_file = PM_PRESENT | PM_FILE;
+        let pm = [
+            present_file,
+            present_file,
+            PM_PRESENT,
+            0,
+            present_file,
+            PM_FILE,
+        ];
+        assert_eq!(
+            clean_runs(&pm, 0x1000, 0x1000),
+            vec![(0x1000, 0x2000), (0x5000, 0x1000)]
         );
     }
 
@@ -106,8 +190,11 @@ mod tests {
     #[test]
     fn code_and_constants_keep_working_after_release() {
         static TABLE: [u32; 4] = [1, 2, 3, 5];
+        // A vtable-holding static lives in .data.rel.ro, which is released page by page.
+        static SHOWN: &[&(dyn std::fmt::Display + Sync)] = &[&40, &2];
         release_executable_pages();
         release_executable_pages();
         assert_eq!(format!("{}", TABLE.iter().sum::<u32>() + 31), "42");
+        assert_eq!(format!("{}{}", SHOWN[0], SHOWN[1]), "402");
     }
 }

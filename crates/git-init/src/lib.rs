@@ -189,6 +189,7 @@ fn config_err(args_v: &[&str], e: git2::Error) -> GitError {
 /// Upstream's `git.Fetch`: everything up to and including the submodule update.
 pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Failure> {
     footprint::release_executable_pages();
+    tls::defer_openssl_init();
     let cfg = GlobalConfig::load();
     init_libgit2();
     tls::register(tls::TrustStore::new(&cfg));

@@ -160,6 +160,16 @@ fn set_error(message: &str) {
     }
 }
 
+/// Keeps libssh2's start-up from initialising OpenSSL: libgit2 starts libssh2 eagerly, and
+/// libssh2-sys funnels that through `openssl_sys::init` (all of libssl's error strings and
+/// more). OpenSSL 1.1+ initialises itself on first use, so nothing is lost: an SSH connection
+/// or the first TLS context does it then. Call before the first git2 use.
+pub fn defer_openssl_init() {
+    // SAFETY: the vendored OpenSSL is 3.x, which initialises on demand; the only difference is
+    // that libssl's error strings are loaded when a context is made instead of at start-up.
+    unsafe { openssl_sys::assume_init() };
+}
+
 /// Registers the TLS stream with libgit2 and records the CA settings; once per process.
 pub fn register(trust: TrustStore) {
     static DONE: OnceLock<()> = OnceLock::new();
