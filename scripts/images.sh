@@ -232,8 +232,7 @@ arm64_release() {
   local name
   for name in "${IMAGES[@]}"; do
     if [ ! -x "$dir/$(binary_of "$name")" ]; then
-      echo "arm64: skipped: no $dir/$(binary_of "$name") (build with: RUSTFLAGS='-C target-feature=+crt-static'" \
-        "cargo build --release --target aarch64-unknown-linux-gnu)" >&2
+      echo "arm64: skipped: no $dir/$(binary_of "$name") (build with: make build TARGET=aarch64-unknown-linux-gnu)" >&2
       return 0
     fi
     # Stale arm64 binaries next to fresh amd64 ones would make an index of two different trees.
