@@ -18,13 +18,12 @@ fn basic_auth_from_the_credential_store() {
     let home = root.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let srv = root.join("srv");
-    let repo = srv.join("org/repo.git");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&home, &repo, &["init", "-q", "-b", "main"]);
-    write(&repo.join("f.txt"), "secret content\n");
-    git(&home, &repo, &["add", "."]);
-    git(&home, &repo, &["commit", "-q", "-m", "one"]);
-    let head = git(&home, &repo, &["rev-parse", "HEAD"]);
+    let head = one_commit_repo(
+        &home,
+        &srv.join("org/repo.git"),
+        "f.txt",
+        "secret content\n",
+    );
     let server = HttpGit::start(srv.clone(), home.clone());
     let url = format!("http://127.0.0.1:{}/org/repo.git", server.port);
     let term = format!("-terminationMessagePath={}", root.join("t").display());

@@ -204,10 +204,7 @@ fn start_forwarder(dir: &Path, backend: u16) -> Forwarder {
 
 /// git-init with none of the machine's CA settings, plus `env`.
 fn run_tls(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = root.join("home");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-init"));
-    cmd.args(args).current_dir(root);
-    git_env(&mut cmd, &home);
+    let mut cmd = git_init_command(root, args);
     for k in [
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
@@ -218,17 +215,11 @@ fn run_tls(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env_remove(k);
     }
     // An empty directory: no system CA can vouch for the test CA.
-    cmd.env("SSL_CERT_DIR", root.join("no-cas"))
-        .env("STEPKIT_TEKTON_DIR", root.join("tekton"));
+    cmd.env("SSL_CERT_DIR", root.join("no-cas"));
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run git-init");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-    }
+    run(&mut cmd)
 }
 
 #[test]
@@ -244,13 +235,7 @@ fn https_trusts_exactly_the_configured_certificate_authorities() {
     std::fs::create_dir_all(root.join("no-cas")).unwrap();
     make_certificates(root);
     let srv = root.join("srv");
-    let repo = srv.join("org/repo.git");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&home, &repo, &["init", "-q", "-b", "main"]);
-    write(&repo.join("f.txt"), "over tls\n");
-    git(&home, &repo, &["add", "."]);
-    git(&home, &repo, &["commit", "-q", "-m", "one"]);
-    let head = git(&home, &repo, &["rev-parse", "HEAD"]);
+    let head = one_commit_repo(&home, &srv.join("org/repo.git"), "f.txt", "over tls\n");
     let server = HttpGit::start(srv.clone(), home.clone());
     let tls = start_forwarder(root, server.port);
     let url = format!(

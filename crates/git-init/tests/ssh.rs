@@ -107,12 +107,7 @@ fn clone_over_ssh_with_keys_config_and_host_key_checks() {
     write(&authorized, &keys);
 
     let repo: PathBuf = root.join("srv/repo.git");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&home, &repo, &["init", "-q", "-b", "main"]);
-    write(&repo.join("f.txt"), "over ssh\n");
-    git(&home, &repo, &["add", "."]);
-    git(&home, &repo, &["commit", "-q", "-m", "one"]);
-    let head = git(&home, &repo, &["rev-parse", "HEAD"]);
+    let head = one_commit_repo(&home, &repo, "f.txt", "over ssh\n");
     let sshd = start_sshd(root, &authorized);
     let term = format!("-terminationMessagePath={}", root.join("t").display());
 

@@ -152,6 +152,15 @@ pub fn git_init(root: &Path, args: &[&str]) -> Run {
 }
 
 pub fn git_init_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = git_init_command(root, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The git-init binary with `args`, a clean environment and `/tekton` under `root`.
+pub fn git_init_command(root: &Path, args: &[&str]) -> Command {
     let home = root.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-init"));
@@ -159,15 +168,27 @@ pub fn git_init_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     git_env(&mut cmd, &home);
     cmd.env("STEPKIT_TEKTON_DIR", root.join("tekton"))
         .env("STEPKIT_WORKSPACE_DIR", root.join("workspace"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd
+}
+
+/// Runs `cmd` to completion.
+pub fn run(cmd: &mut Command) -> Run {
     let out = cmd.output().expect("run git-init");
     Run {
         code: out.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
     }
+}
+
+/// A repository at `repo` on branch `main` with one commit adding `file`; returns its SHA.
+pub fn one_commit_repo(home: &Path, repo: &Path, file: &str, content: &str) -> String {
+    std::fs::create_dir_all(repo).unwrap();
+    git(home, repo, &["init", "-q", "-b", "main"]);
+    write(&repo.join(file), content);
+    git(home, repo, &["add", "."]);
+    git(home, repo, &["commit", "-q", "-m", "one"]);
+    git(home, repo, &["rev-parse", "HEAD"])
 }
 
 /// Every file under `dir` (relative, sorted), skipping `.git` entries.
