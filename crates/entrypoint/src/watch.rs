@@ -4,7 +4,8 @@
 //! volume directory), and the other step containers write post files into their own run
 //! directory, so watching the *directory* of each path catches every way the path can appear or
 //! change. Callers treat any event as "re-check everything"; the event contents are ignored.
-//! A directory that does not exist yet is covered by watching its nearest existing ancestor.
+//! A directory that does not exist yet is covered by watching its nearest existing ancestor,
+//! for entries appearing only: writes to unrelated files there must not wake the waiter.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,9 @@ const MASK: u32 = libc::IN_CREATE
     | libc::IN_MODIFY
     | libc::IN_DELETE
     | libc::IN_MOVED_FROM;
+
+/// For an ancestor standing in for a missing directory: only the next level appearing matters.
+const ANCESTOR_MASK: u32 = libc::IN_CREATE | libc::IN_MOVED_TO;
 
 /// An inotify instance watching directories (or nothing, when inotify is unavailable).
 pub struct Watcher {
@@ -65,10 +69,12 @@ impl Watcher {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let mut mask = MASK;
         loop {
-            if add_watch(fd.as_raw_fd(), &dir) {
+            if add_watch(fd.as_raw_fd(), &dir, mask) {
                 return;
             }
+            mask = ANCESTOR_MASK;
             match dir.parent() {
                 Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
                 _ if dir.is_relative() && dir != Path::new(".") => dir = PathBuf::from("."),
@@ -86,13 +92,15 @@ impl Watcher {
     }
 }
 
-fn add_watch(fd: RawFd, dir: &Path) -> bool {
+/// Adds `mask` to the watch of `dir` (`IN_MASK_ADD`: a directory that is both a parent and an
+/// ancestor keeps the wider mask).
+fn add_watch(fd: RawFd, dir: &Path, mask: u32) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
     // SAFETY: valid NUL-terminated path.
-    unsafe { libc::inotify_add_watch(fd, c.as_ptr(), MASK) >= 0 }
+    unsafe { libc::inotify_add_watch(fd, c.as_ptr(), mask | libc::IN_MASK_ADD) >= 0 }
 }
 
 /// `poll(2)` on `fds` for readability; returns which fds are readable (same order). Interrupted
@@ -146,6 +154,43 @@ mod tests {
         w.drain();
         w.watch_parent_of(&target);
         std::fs::write(&target, "").unwrap();
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_secs(5))),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn ancestors_wake_only_for_new_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = dir.path().join("log");
+        std::fs::write(&busy, "").unwrap();
+        let w = Watcher::new();
+        let fd = w.raw_fd().expect("inotify");
+        w.watch_parent_of(&dir.path().join("missing/out"));
+        std::fs::write(&busy, "written often").unwrap();
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_millis(50))),
+            vec![false]
+        );
+        std::fs::create_dir(dir.path().join("missing")).unwrap();
+        assert_eq!(
+            poll_readable(&[fd], Some(Duration::from_secs(5))),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn a_parent_that_is_also_an_ancestor_keeps_the_full_mask() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out");
+        let w = Watcher::new();
+        let fd = w.raw_fd().expect("inotify");
+        w.watch_parent_of(&file);
+        w.watch_parent_of(&dir.path().join("missing/out"));
+        std::fs::write(&file, "").unwrap();
+        w.drain();
+        std::fs::write(&file, "changed").unwrap();
         assert_eq!(
             poll_readable(&[fd], Some(Duration::from_secs(5))),
             vec![true]
