@@ -8,13 +8,12 @@
 //! (`MADV_DONTNEED`): they stay in the page cache and come back on the next access as minor
 //! faults, so the only effect is a resident set that reflects the current phase's working set.
 //!
-//! Only pages that still hold the file's contents are released. The text segment (`r-xp`) and
-//! the read-only segment at file offset 0 (ELF headers, `.rodata`, `.eh_frame`) are never
-//! written, so they are released whole. The other read-only segment (RELRO: `.data.rel.ro`,
-//! `.got`) was writable during start-up: pages written then (relocations, resolved ifuncs) are
-//! private copies that `MADV_DONTNEED` would revert to the file's bytes, so there only the pages
-//! that `/proc/self/pagemap` shows as still file-backed are released. Writable segments are
-//! left alone.
+//! Only pages that still hold the file's contents are released. The text segment (`r-xp`) is
+//! never written, so it is released whole. Read-only data segments (`.rodata`, and RELRO:
+//! `.data.rel.ro`, `.got`, which is writable during start-up) may hold pages written then
+//! (relocations, resolved ifuncs): private copies that `MADV_DONTNEED` would revert to the file's
+//! bytes. There only the pages that `/proc/self/pagemap` shows as still file-backed are released.
+//! Writable segments are left alone.
 
 /// One line of `/proc/self/maps`, as far as needed here.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,7 +21,6 @@ struct Mapping<'a> {
     start: usize,
     end: usize,
     perms: &'a str,
-    offset: u64,
     path: &'a str,
 }
 
@@ -30,7 +28,7 @@ fn parse_line(line: &str) -> Option<Mapping<'_>> {
     let mut fields = line.split_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let perms = fields.next()?;
-    let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
+    let _offset = fields.next()?;
     let _device = fields.next()?;
     let _inode = fields.next()?;
     let path = fields.next().unwrap_or("");
@@ -38,7 +36,6 @@ fn parse_line(line: &str) -> Option<Mapping<'_>> {
         start: usize::from_str_radix(start, 16).ok()?,
         end: usize::from_str_radix(end, 16).ok()?,
         perms,
-        offset,
         path,
     })
 }
@@ -46,9 +43,9 @@ fn parse_line(line: &str) -> Option<Mapping<'_>> {
 /// How a mapping of the executable may be released.
 #[derive(Debug, PartialEq, Eq)]
 enum Release {
-    /// Never written: all of it.
+    /// Text, never written: all of it.
     Whole(usize, usize),
-    /// Read-only now, but possibly written during start-up: only pages still backed by the file.
+    /// Read-only data, possibly written during start-up: only pages still backed by the file.
     CleanPages(usize, usize),
 }
 
@@ -66,7 +63,6 @@ fn releasable(maps: &str, here: usize) -> Vec<Release> {
         .filter(|m| m.path == own.path)
         .filter_map(|m| match m.perms {
             "r-xp" => Some(Release::Whole(m.start, m.end - m.start)),
-            "r--p" if m.offset == 0 => Some(Release::Whole(m.start, m.end - m.start)),
             "r--p" => Some(Release::CleanPages(m.start, m.end - m.start)),
             _ => None,
         })
@@ -157,7 +153,7 @@ mod tests {
         assert_eq!(
             releasable(MAPS, 0x400000),
             vec![
-                Release::Whole(0x200000, 0x1d4000),
+                Release::CleanPages(0x200000, 0x1d4000),
                 Release::Whole(0x3d4000, 0x514000),
                 Release::CleanPages(0x8e8000, 0x7e000),
             ]
