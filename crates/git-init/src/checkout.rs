@@ -5,6 +5,7 @@
 use git2::build::CheckoutBuilder;
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
+use crate::fresh_checkout::{self, Plan};
 use crate::sparse::Patterns;
 
 /// `GIT_INDEX_ENTRY_EXTENDED` in `flags`.
@@ -129,7 +130,12 @@ pub fn checkout(repo: &Repository, target: &Target) -> Result<(), git2::Error> {
             cb.path(path.as_str());
         }
     }
-    if sparse.is_none() || !include.is_empty() {
+    let streamed = sparse.is_none()
+        && match fresh_checkout::plan(repo, &tree) {
+            Plan::Stream(entries) => fresh_checkout::write(repo, &tree, entries).is_ok(),
+            Plan::Libgit2 => false,
+        };
+    if !streamed && (sparse.is_none() || !include.is_empty()) {
         repo.checkout_tree(commit.as_object(), Some(&mut cb))?;
     }
     match target {

@@ -479,6 +479,9 @@ fn ssl_verify_enabled(s: &Session<'_>) -> bool {
     s.ssl_verify && !no_verify
 }
 
+/// Time between releases of code pages while a pack arrives.
+const RELEASE_EVERY: Duration = Duration::from_millis(5);
+
 /// Credential, certificate and progress callbacks for one connection.
 fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> RemoteCallbacks<'a> {
     let mut cb = RemoteCallbacks::new();
@@ -613,7 +616,14 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
     let started = Instant::now();
     let last = Cell::new(Instant::now());
     let shown_url = redact_credentials(url);
+    let released = Cell::new(Instant::now());
     cb.transfer_progress(move |p| {
+        // Receiving and indexing run for seconds on big repositories; releasing code pages
+        // now and then keeps only the loop's own code resident (see `footprint`).
+        if released.get().elapsed() >= RELEASE_EVERY {
+            footprint::release_executable_pages();
+            released.set(Instant::now());
+        }
         if last.get().elapsed() >= every {
             last.set(Instant::now());
             log.info(

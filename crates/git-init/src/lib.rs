@@ -11,6 +11,7 @@ pub mod creds;
 pub mod error;
 pub mod fetch;
 pub mod flags;
+pub mod fresh_checkout;
 pub mod home;
 pub mod results;
 pub mod retry;
@@ -188,12 +189,12 @@ fn config_err(args_v: &[&str], e: git2::Error) -> GitError {
 
 /// Upstream's `git.Fetch`: everything up to and including the submodule update.
 pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Failure> {
-    footprint::release_executable_pages();
+    footprint::release_between_phases();
     tls::defer_openssl_init();
     let cfg = GlobalConfig::load();
     init_libgit2();
     tls::register(tls::TrustStore::new(&cfg));
-    footprint::release_executable_pages();
+    footprint::release_between_phases();
     if home::home_dir().is_none() {
         log.warn(
             caller::HOME_DIR,
@@ -315,7 +316,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         args: fetch_args,
     };
     // Each phase (set-up, fetch, checkout, submodules) runs different code; see `footprint`.
-    footprint::release_executable_pages();
+    footprint::release_between_phases();
     let (res, _) = retry::retry_with_backoff(
         log,
         &o.retry,
@@ -326,7 +327,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         Failure::from(e).context(&format!("failed to fetch {}", go_list(&fetch_param)))
     })?;
 
-    footprint::release_executable_pages();
+    footprint::release_between_phases();
     let target = checkout::resolve_checkout(&repo, &checkout_param).map_err(|msg| {
         let e = GitError::fatal(
             args(&["show", "-q", "--pretty=format:%H", &checkout_param]),
@@ -361,7 +362,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     );
 
     if o.submodules {
-        footprint::release_executable_pages();
+        footprint::release_between_phases();
         let mut update_args = args(&["submodule", "update", "--recursive", "--init", "--force"]);
         if o.depth > 0 {
             update_args.push(format!("--depth={}", o.depth));
@@ -448,7 +449,7 @@ pub fn run(argv: &[String]) -> i32 {
     let log = Logger::stderr(zap::STACKTRACE);
     let outcome = match clone(&log, &opts, &layout.creds_dir()) {
         Ok(o) => {
-            footprint::release_executable_pages();
+            footprint::release_between_phases();
             o
         }
         Err(err) => {
