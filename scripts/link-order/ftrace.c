@@ -1,9 +1,11 @@
-// ftrace: lists the functions a static, non-PIE program calls, in the order of their first call.
+// ftrace: which functions a static, non-PIE program calls, interval by interval.
 //
-// A breakpoint (int3) goes on every function entry given in SYMBOLS; the first hit of each is
-// written to OUT, the original byte put back and the program resumed, so each function costs
-// one trap. madvise(MADV_DONTNEED) is skipped: stepkit releases its own text pages between
-// phases, which would drop the breakpoints (they live in private copies of those pages).
+// A breakpoint (int3) goes on every function entry given in SYMBOLS; a hit writes
+// "INTERVAL NAME" to OUT, puts the original byte back and resumes, so a function costs one trap
+// per interval. An interval ends where the program releases its code pages
+// (madvise(MADV_DONTNEED) over its text: stepkit does that between phases and every few
+// milliseconds in long loops); the functions hit are then armed again. The madvise itself is
+// skipped: it would drop the breakpoints, which live in private copies of those pages.
 //
 // usage: ftrace SYMBOLS OUT PROGRAM [ARGS...]
 //   SYMBOLS: lines "ADDRESS-HEX FILE-OFFSET-HEX NAME" (see gen.py), PROGRAM's own layout.
@@ -115,7 +117,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nbps; i++)
         poke_byte(child, bps[i].addr, 0xcc);
 
-    size_t hits = 0;
+    size_t hits = 0, interval = 0, nhit = 0;
+    struct breakpoint **hit_now = malloc(nbps * sizeof *hit_now);
     int exit_code = 1;
     ptrace(PTRACE_SYSCALL, child, 0, 0);
     for (;;) {
@@ -137,6 +140,13 @@ int main(int argc, char **argv) {
             if ((long)regs.rax == -ENOSYS && regs.orig_rax == SYS_madvise && regs.rdx == 4) {
                 regs.orig_rax = (unsigned long)-1;
                 ptrace(PTRACE_SETREGS, pid, 0, &regs);
+                if (nbps && regs.rdi <= bps[0].addr && bps[0].addr < regs.rdi + regs.rsi) {
+                    // The program released its text: a new interval, breakpoints re-armed.
+                    for (size_t i = 0; i < nhit; i++)
+                        poke_byte(pid, hit_now[i]->addr, 0xcc);
+                    nhit = 0;
+                    interval++;
+                }
             }
         } else if (sig == SIGTRAP) {
             ptrace(PTRACE_GETREGS, pid, 0, &regs);
@@ -145,11 +155,11 @@ int main(int argc, char **argv) {
                 poke_byte(pid, bp->addr, bp->orig);
                 regs.rip = bp->addr;
                 ptrace(PTRACE_SETREGS, pid, 0, &regs);
-                if (!bp->hit) {
-                    bp->hit = 1;
+                if (!bp->hit)
                     hits++;
-                    fprintf(out, "%s\n", bp->name);
-                }
+                bp->hit = 1;
+                hit_now[nhit++] = bp;
+                fprintf(out, "%zu %s\n", interval, bp->name);
             }
         } else if (!(sig == SIGSTOP && (status >> 16) != 0)) {
             deliver = sig == SIGSTOP ? 0 : sig;
@@ -157,6 +167,7 @@ int main(int argc, char **argv) {
         ptrace(PTRACE_SYSCALL, pid, 0, deliver);
     }
     fclose(out);
-    fprintf(stderr, "ftrace: %zu of %zu functions called, exit %d\n", hits, nbps, exit_code);
+    fprintf(stderr, "ftrace: %zu of %zu functions called, %zu intervals, exit %d\n", hits, nbps,
+            interval + 1, exit_code);
     return exit_code;
 }

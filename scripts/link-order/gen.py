@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates crates/git-init/link-order.txt: git-init's functions in first-call order.
+"""Regenerates crates/git-init/link-order.txt: the order of git-init's functions in its binary.
 
 The kernel maps executable pages in 64 KiB windows (fault-around), so a phase that calls
 functions scattered over the 5 MiB of text keeps most of it resident. Linking with this list
-(`lld --symbol-ordering-file`) puts the code a clone runs next to each other, phase by phase:
+(`lld --symbol-ordering-file`) puts the code a clone runs next to each other: first the hot
+core (functions called in many of the intervals between two code releases: the receive and
+checkout loops, malloc, memcpy), then everything else in first-call order, phase by phase:
 start-up, fetch, checkout, submodules. `make link-order` runs this script.
 
 Usage: gen.py PROGRAM MAP OUT
@@ -25,12 +27,16 @@ sys.path.insert(0, os.path.join(ROOT, "bench", "git"))
 import bench  # noqa: E402
 
 CODE_SECTIONS = {".text", ".init", ".fini", ".iplt", "__libc_freeres_fn"}
+# Called in at least this many intervals (over all runs): part of the hot core.
+HOT_INTERVALS = 12
 PREFIXES = (".text.unlikely.", ".text.hot.", ".text.startup.", ".text.exit.", ".text.")
 
 
 def parse_map(path):
-    """(address, name) of every function entry in the map's code sections."""
-    entries = []
+    """(address, name) of every function entry in the map's code sections. Symbol lines name
+    what they mark; an input section without one (`file:(.text.<symbol>)`, where lld lists no
+    local symbols) is named after its section."""
+    named = {}
     out_col = in_col = None
     current = None
     with open(path) as f:
@@ -50,15 +56,14 @@ def parse_map(path):
             elif current not in CODE_SECTIONS:
                 continue
             elif col <= in_col:
-                # An input section: `file:(.text.symbol)` names its function.
                 sect = name[name.rfind(":(") + 2:-1] if name.endswith(")") else ""
                 for p in PREFIXES:
                     if sect.startswith(p):
-                        entries.append((addr, sect[len(p):]))
+                        named.setdefault(addr, (False, sect[len(p):]))
                         break
-            else:
-                entries.append((addr, name))
-    return entries
+            elif not named.get(addr, (False, ""))[0]:
+                named[addr] = (True, name)
+    return sorted((addr, name) for addr, (_, name) in named.items())
 
 
 def code_offsets(program):
@@ -107,7 +112,7 @@ def main():
             ("r", ["-depth", "1", "-sparseCheckoutDirectories", "src"]),
             ("r", ["-revision", "no-such-branch", "-depth", "1"]),
         ]
-        order, seen = [], set()
+        first, intervals = {}, {}
         try:
             for i, (repo, extra) in enumerate(runs):
                 dest = os.path.join(work, f"clone{i}")
@@ -116,12 +121,15 @@ def main():
                         "-terminationMessagePath", os.path.join(work, f"term{i}")] + extra
                 subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 with open(trace) as f:
-                    for name in f.read().split():
-                        if name not in seen:
-                            seen.add(name)
-                            order.append(name)
+                    for line in f:
+                        interval, _, name = line.strip().partition(" ")
+                        first.setdefault(name, len(first))
+                        intervals.setdefault(name, set()).add((i, interval))
         finally:
             daemon.stop()
+        hot = {n for n, s in intervals.items() if len(s) >= HOT_INTERVALS}
+        order = sorted(first, key=lambda n: (n not in hot, first[n]))
+        print(f"{len(hot)} hot functions", file=sys.stderr)
         with open(out_path, "w") as f:
             f.write("# git-init's functions in first-call order; regenerate with `make link-order`.\n")
             f.write("# Passed to lld as --symbol-ordering-file by `make build` (see Makefile).\n")

@@ -480,7 +480,7 @@ fn ssl_verify_enabled(s: &Session<'_>) -> bool {
 }
 
 /// Time between releases of code pages while a pack arrives.
-const RELEASE_EVERY: Duration = Duration::from_millis(5);
+const RELEASE_EVERY: Duration = Duration::from_millis(1);
 
 /// Credential, certificate and progress callbacks for one connection.
 fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> RemoteCallbacks<'a> {
@@ -617,11 +617,17 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
     let last = Cell::new(Instant::now());
     let shown_url = redact_credentials(url);
     let released = Cell::new(Instant::now());
+    let received_all = Cell::new(false);
     cb.transfer_progress(move |p| {
         // Receiving and indexing run for seconds on big repositories; releasing code pages
-        // now and then keeps only the loop's own code resident (see `footprint`).
-        if released.get().elapsed() >= RELEASE_EVERY {
+        // and the pack windows that delta resolution reads now and then keeps only what the
+        // loop is using resident (see `footprint`). Once more when the last object is in: the
+        // indexer's tables are at their largest from then on.
+        let all_in = p.total_objects() > 0 && p.received_objects() == p.total_objects();
+        let first_all_in = all_in && !received_all.replace(all_in);
+        if first_all_in || released.get().elapsed() >= RELEASE_EVERY {
             footprint::release_executable_pages();
+            footprint::release_shared_file_pages();
             released.set(Instant::now());
         }
         if last.get().elapsed() >= every {

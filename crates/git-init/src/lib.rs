@@ -58,8 +58,8 @@ pub fn init_libgit2() {
     unsafe {
         // Small pack windows with a low mapped limit keep the peak RSS down on big packs
         // (defaults: 1 GiB windows, 8 GiB mapped).
-        let _ = git2::opts::set_mwindow_size(4 << 20);
-        let _ = git2::opts::set_mwindow_mapped_limit(32 << 20);
+        let _ = git2::opts::set_mwindow_size(256 << 10);
+        let _ = git2::opts::set_mwindow_mapped_limit(1 << 20);
         let _ = git2::opts::set_verify_owner_validation(false);
         for level in [
             git2::ConfigLevel::System,
