@@ -117,7 +117,11 @@ struct Submodule {
 /// the tree avoids loading the whole index (~2.5 MiB at 20k files) as libgit2's submodule
 /// listing does.
 fn discover(repo: &Repository, workdir: &Path) -> Result<Vec<Submodule>, git2::Error> {
-    let tree = repo.head()?.peel_to_tree()?;
+    // No commit checked out: no gitlinks, nothing to update.
+    let Ok(head) = repo.head() else {
+        return Ok(Vec::new());
+    };
+    let tree = head.peel_to_tree()?;
     let mut links = Vec::new();
     gitlinks(repo, &tree, &mut String::new(), &mut links)?;
     if links.is_empty() {

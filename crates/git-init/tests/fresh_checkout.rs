@@ -8,18 +8,6 @@ use git2::Repository;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-fn skip_without_git() -> bool {
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP: the git CLI is not installed");
-        return true;
-    }
-    false
-}
-
 /// A commit with names whose tree order differs from naive sorting, an executable, a
 /// symlink, a nested directory and a submodule gitlink.
 fn tricky_repo(home: &Path, root: &Path) -> (PathBuf, String) {
@@ -58,6 +46,15 @@ fn tricky_repo(home: &Path, root: &Path) -> (PathBuf, String) {
     (src, head)
 }
 
+/// A temporary root with a git home and [`tricky_repo`] in it: (root, home, src, HEAD).
+fn tricky_fixture() -> (tempfile::TempDir, PathBuf, PathBuf, String) {
+    let root = tempfile::tempdir().unwrap();
+    let home = root.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (src, head) = tricky_repo(&home, root.path());
+    (root, home, src, head)
+}
+
 /// `git init` + fetch of `src`'s HEAD into `dst`, nothing checked out.
 fn fetched(home: &Path, src: &Path, dst: &Path) -> Repository {
     std::fs::create_dir_all(dst).unwrap();
@@ -81,10 +78,7 @@ fn streamed_checkout_matches_git_checkout() {
     if skip_without_git() {
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    let home = root.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let (src, head) = tricky_repo(&home, root.path());
+    let (root, home, src, head) = tricky_fixture();
 
     let ours = root.path().join("ours");
     let repo = fetched(&home, &src, &ours);
@@ -105,22 +99,16 @@ fn streamed_checkout_matches_git_checkout() {
     // Stat data is what git would have recorded: nothing looks modified to a stat-only check.
     assert_eq!(git(&home, &ours, &["diff-files", "--name-only"]), "");
 
-    let mode = |p: &str| {
-        std::fs::symlink_metadata(ours.join(p))
-            .unwrap()
-            .permissions()
-            .mode()
-    };
-    let theirs_mode = |p: &str| {
-        std::fs::symlink_metadata(theirs.join(p))
+    let mode = |dir: &Path, p: &str| {
+        std::fs::symlink_metadata(dir.join(p))
             .unwrap()
             .permissions()
             .mode()
     };
     for p in ["run.sh", "b", "a/y/z", "a/y", "vendor/lib"] {
-        assert_eq!(mode(p), theirs_mode(p), "{p}");
+        assert_eq!(mode(&ours, p), mode(&theirs, p), "{p}");
     }
-    assert_ne!(mode("run.sh") & 0o111, 0);
+    assert_ne!(mode(&ours, "run.sh") & 0o111, 0);
     assert_eq!(
         std::fs::read_link(ours.join("link")).unwrap(),
         Path::new("a/x")
@@ -137,10 +125,7 @@ fn anything_but_a_plain_fresh_checkout_is_left_to_libgit2() {
     if skip_without_git() {
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    let home = root.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let (src, head) = tricky_repo(&home, root.path());
+    let (root, home, src, head) = tricky_fixture();
     let oid = git2::Oid::from_str(&head).unwrap();
     let plan_for = |dst: &Path| {
         let repo = Repository::open(dst).unwrap();

@@ -5,18 +5,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn skip_without_git() -> bool {
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP: the git CLI is not installed");
-        return true;
-    }
-    false
-}
-
 /// A repository with two commits on `main`.
 fn simple_repo(root: &Path) -> (std::path::PathBuf, String) {
     let home = root.join("home");

@@ -51,6 +51,19 @@ pub fn git_out(home: &Path, dir: &Path, args: &[&str]) -> Output {
     cmd.output().expect("run git")
 }
 
+/// True (after printing why) when the git CLI is missing.
+pub fn skip_without_git() -> bool {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: the git CLI is not installed");
+        return true;
+    }
+    false
+}
+
 pub fn write(path: &Path, content: &str) {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).unwrap();
