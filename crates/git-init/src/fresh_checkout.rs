@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository, Tree};
 use openssl::sha::Sha1;
 
-const MODE_TREE: i32 = 0o040000;
+pub(crate) const MODE_TREE: i32 = 0o040000;
 const MODE_BLOB: i32 = 0o100644;
 const MODE_BLOB_GROUP_WRITABLE: i32 = 0o100664;
 const MODE_EXECUTABLE: i32 = 0o100755;
 const MODE_LINK: i32 = 0o120000;
-const MODE_GITLINK: i32 = 0o160000;
+pub(crate) const MODE_GITLINK: i32 = 0o160000;
 
 /// Whether a checkout can be streamed, and how many index entries it will write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

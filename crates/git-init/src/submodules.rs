@@ -13,6 +13,7 @@ use git2::{Oid, Repository, RepositoryInitOptions};
 use crate::checkout::{Target, checkout};
 use crate::error::GitError;
 use crate::fetch::{FetchRequest, Session, fetch, has_object, is_local_url};
+use crate::fresh_checkout::{MODE_GITLINK, MODE_TREE};
 
 /// Options of one `submodule update` run.
 pub struct Update<'a> {
@@ -181,8 +182,8 @@ fn gitlinks(
         let len = prefix.len();
         prefix.push_str(&String::from_utf8_lossy(entry.name_bytes()));
         match entry.filemode_raw() {
-            0o160000 => out.push((prefix.clone(), entry.id())),
-            0o040000 => {
+            MODE_GITLINK => out.push((prefix.clone(), entry.id())),
+            MODE_TREE => {
                 let sub = repo.find_tree(entry.id())?;
                 prefix.push('/');
                 gitlinks(repo, &sub, prefix, out)?;
