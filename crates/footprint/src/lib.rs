@@ -113,13 +113,25 @@ fn dontneed(start: usize, len: usize) {
 /// Unmaps this process's pages of its executable's text and read-only data; best effort,
 /// silent on failure. Safe to call at any time and any number of times.
 pub fn release_executable_pages() {
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        release_executable_in(&maps);
+    }
+}
+
+/// [`release_executable_pages`], plus the pages of read-only shared file mappings (libgit2's
+/// pack windows), with one read of `/proc/self/maps`. Best effort, silent on failure.
+pub fn release_mapped_pages() {
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        release_executable_in(&maps);
+        release_shared_in(&maps);
+    }
+}
+
+fn release_executable_in(maps: &str) {
     let here = release_executable_pages as *const () as usize;
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    for r in releasable(&maps, here) {
+    for r in releasable(maps, here) {
         match r {
             Release::Whole(start, len) => dontneed(start, len),
             Release::CleanPages(start, len) => {
@@ -147,8 +159,7 @@ pub fn release_heap() {
 /// pages, code and read-only data, read-only file mappings.
 pub fn release_between_phases() {
     release_heap();
-    release_executable_pages();
-    release_shared_file_pages();
+    release_mapped_pages();
 }
 
 /// Read-only shared file mappings (`r--s`): the files a library maps to read, such as
@@ -163,12 +174,8 @@ fn shared_read_only(maps: &str) -> Vec<(usize, usize)> {
 
 /// Unmaps this process's pages of read-only shared file mappings (libgit2's pack windows):
 /// they are never written through, so they come back from the page cache on the next read.
-/// Best effort, silent on failure.
-pub fn release_shared_file_pages() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for (start, len) in shared_read_only(&maps) {
+fn release_shared_in(maps: &str) {
+    for (start, len) in shared_read_only(maps) {
         // SAFETY: a read-only shared mapping of a file: dropping its pages loses nothing.
         unsafe {
             libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
@@ -229,7 +236,7 @@ mod tests {
             assert_ne!(p, libc::MAP_FAILED);
             let bytes = std::slice::from_raw_parts(p as *const u8, 8192);
             assert_eq!(bytes[8191], 7);
-            release_shared_file_pages();
+            release_mapped_pages();
             assert_eq!(bytes.iter().map(|&b| b as usize).sum::<usize>(), 7 * 8192);
             libc::munmap(p, 8192);
         }

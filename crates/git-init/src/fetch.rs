@@ -626,8 +626,7 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
         let all_in = p.total_objects() > 0 && p.received_objects() == p.total_objects();
         let first_all_in = all_in && !received_all.replace(all_in);
         if first_all_in || released.get().elapsed() >= RELEASE_EVERY {
-            footprint::release_executable_pages();
-            footprint::release_shared_file_pages();
+            footprint::release_mapped_pages();
             released.set(Instant::now());
         }
         if last.get().elapsed() >= every {

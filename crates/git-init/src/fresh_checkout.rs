@@ -248,8 +248,7 @@ impl TreeWriter<'_, '_> {
         self.since_release += 1;
         if self.since_release == RELEASE_EVERY {
             self.since_release = 0;
-            footprint::release_shared_file_pages();
-            footprint::release_executable_pages();
+            footprint::release_mapped_pages();
         }
         let full = self.workdir.join(std::ffi::OsStr::from_bytes(&self.path));
         match mode {
