@@ -30,7 +30,8 @@ build:
 ## link-order: retrace git-init's first-call function order (needs gcc, git; x86_64)
 link-order:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) rustc -p git-init --release --target $(TARGET) \
-		--bin git-init -- $(GIT_INIT_LINK) -C link-arg=-Wl,-Map=$(RELEASE)/git-init.map
+		--bin git-init -- $(GIT_INIT_LINK) -C link-arg=-Wl,-Map=$(RELEASE)/git-init.map \
+		-C link-arg=-Wl,--no-demangle
 	python3 scripts/link-order/gen.py $(RELEASE)/git-init $(RELEASE)/git-init.map \
 		crates/git-init/link-order.txt
 	$(MAKE) build

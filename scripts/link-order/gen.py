@@ -10,7 +10,8 @@ start-up, fetch, checkout, submodules. `make link-order` runs this script.
 
 Usage: gen.py PROGRAM MAP OUT
   PROGRAM  the stripped release git-init, linked with -Wl,-Map=MAP
-  MAP      lld's map file: input sections (.text.<symbol>) and symbols with addresses
+  MAP      lld's map file (linked with --no-demangle: the ordering file needs symbol names
+           as the linker sees them): input sections (.text.<symbol>), symbols, addresses
 It builds ftrace.c, generates repositories with the git CLI (bench/git/bench.py's fixtures),
 serves them with `git daemon` and traces clones of each kind under ftrace.
 """
