@@ -29,8 +29,7 @@ fn new_repo(home: &Path, dir: &Path) {
 }
 
 fn build(root: &Path) -> Fixture {
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     let srv = root.join("srv");
     let r = srv.join("repo");
     new_repo(&home, &r);

@@ -49,8 +49,7 @@ fn tricky_repo(home: &Path, root: &Path) -> (PathBuf, String) {
 /// A temporary root with a git home and [`tricky_repo`] in it: (root, home, src, HEAD).
 fn tricky_fixture() -> (tempfile::TempDir, PathBuf, PathBuf, String) {
     let root = tempfile::tempdir().unwrap();
-    let home = root.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root.path());
     let (src, head) = tricky_repo(&home, root.path());
     (root, home, src, head)
 }

@@ -15,8 +15,7 @@ fn basic_auth_from_the_credential_store() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     let srv = root.join("srv");
     let head = one_commit_repo(
         &home,

@@ -230,8 +230,7 @@ fn https_trusts_exactly_the_configured_certificate_authorities() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     std::fs::create_dir_all(root.join("no-cas")).unwrap();
     make_certificates(root);
     let srv = root.join("srv");

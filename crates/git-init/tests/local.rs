@@ -7,8 +7,7 @@ use std::path::Path;
 
 /// A repository with two commits on `main`.
 fn simple_repo(root: &Path) -> (std::path::PathBuf, String) {
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     let r = root.join("src");
     std::fs::create_dir_all(&r).unwrap();
     git(&home, &r, &["init", "-q", "-b", "main"]);
@@ -191,8 +190,7 @@ fn local_submodules_need_protocol_file_allow() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     let sub = root.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
     git(&home, &sub, &["init", "-q", "-b", "main"]);
@@ -498,8 +496,7 @@ fn single_commit_repo_like_upstream_tests() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let home = root.join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let home = make_home(root);
     let src = root.join("src");
     std::fs::create_dir_all(&src).unwrap();
     git(&home, &src, &["init", "-q", "-b", "main"]);

@@ -51,6 +51,13 @@ pub fn git_out(home: &Path, dir: &Path, args: &[&str]) -> Output {
     cmd.output().expect("run git")
 }
 
+/// `<root>/home`, created: the `HOME` of the git commands and of git-init in a test.
+pub fn make_home(root: &Path) -> PathBuf {
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    home
+}
+
 /// True (after printing why) when the git CLI is missing.
 pub fn skip_without_git() -> bool {
     if std::process::Command::new("git")
