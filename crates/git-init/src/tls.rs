@@ -17,7 +17,7 @@
 //! (`SSL_CERT_FILE`, or the system bundle openssl-probe finds); `GIT_SSL_CAPATH` or
 //! `http.sslCAPath` in addition to the default directory (`SSL_CERT_DIR` or the system one).
 
-use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::ffi::{CStr, CString, OsString, c_char, c_int, c_uint, c_void};
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -44,19 +44,18 @@ pub struct TrustStore {
 impl TrustStore {
     /// The user's CA settings from the environment and the global git configuration.
     pub fn new(cfg: &GlobalConfig) -> Self {
+        Self::from_sources(|key| std::env::var_os(key), cfg)
+    }
+
+    /// The settings from `env` (a variable lookup) and `cfg`: a non-empty variable wins over
+    /// the configuration, as in git.
+    pub fn from_sources(env: impl Fn(&str) -> Option<OsString>, cfg: &GlobalConfig) -> Self {
+        let var = |key: &str| env(key).filter(|v| !v.is_empty()).map(PathBuf::from);
         TrustStore {
-            file: non_empty_env("GIT_SSL_CAINFO")
-                .or_else(|| cfg.get("http", "sslcainfo").map(PathBuf::from)),
-            dir: non_empty_env("GIT_SSL_CAPATH")
-                .or_else(|| cfg.get("http", "sslcapath").map(PathBuf::from)),
+            file: var("GIT_SSL_CAINFO").or_else(|| cfg.get("http", "sslcainfo").map(PathBuf::from)),
+            dir: var("GIT_SSL_CAPATH").or_else(|| cfg.get("http", "sslcapath").map(PathBuf::from)),
         }
     }
-}
-
-fn non_empty_env(key: &str) -> Option<PathBuf> {
-    std::env::var_os(key)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
 }
 
 /// The settings the context will be built from (first [`register`] wins).
@@ -475,10 +474,38 @@ mod tests {
 
     #[test]
     fn user_settings_come_from_the_environment_or_git_config() {
-        let cfg = GlobalConfig::default();
-        let t = TrustStore::new(&cfg);
-        assert_eq!(t.file, non_empty_env("GIT_SSL_CAINFO"));
-        assert_eq!(t.dir, non_empty_env("GIT_SSL_CAPATH"));
+        let entry = |key: &str, value: &str| crate::config::Entry {
+            section: "http".into(),
+            subsection: None,
+            key: key.into(),
+            value: Some(value.into()),
+        };
+        let cfg = GlobalConfig {
+            entries: vec![
+                entry("sslcainfo", "/cfg/ca.pem"),
+                entry("sslcapath", "/cfg/certs"),
+            ],
+            ..GlobalConfig::default()
+        };
+        let none = |_: &str| None::<OsString>;
+        assert_eq!(
+            TrustStore::from_sources(none, &GlobalConfig::default()),
+            TrustStore::default()
+        );
+        let from_cfg = TrustStore::from_sources(none, &cfg);
+        assert_eq!(from_cfg.file, Some(PathBuf::from("/cfg/ca.pem")));
+        assert_eq!(from_cfg.dir, Some(PathBuf::from("/cfg/certs")));
+        let env = |key: &str| match key {
+            "GIT_SSL_CAINFO" => Some(OsString::from("/env/ca.pem")),
+            "GIT_SSL_CAPATH" => Some(OsString::from("/env/certs")),
+            _ => None,
+        };
+        let from_env = TrustStore::from_sources(env, &cfg);
+        assert_eq!(from_env.file, Some(PathBuf::from("/env/ca.pem")));
+        assert_eq!(from_env.dir, Some(PathBuf::from("/env/certs")));
+        // An empty variable counts as unset, as in git.
+        let empty = |_: &str| Some(OsString::new());
+        assert_eq!(TrustStore::from_sources(empty, &cfg), from_cfg);
     }
 
     #[test]
