@@ -76,6 +76,62 @@ pub fn http_credentials(cfg: &GlobalConfig, url: &str) -> HttpCredentials {
     }
 }
 
+/// The URL libgit2 passes to the credentials callback, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskingUrl {
+    /// The URL with the user name re-encoded and no password: what credentials are looked up for.
+    pub lookup: String,
+    /// The URL without any userinfo: what messages show.
+    pub shown: String,
+    /// The URL carried a password, which libgit2 has already presented (and the server refused).
+    pub had_password: bool,
+}
+
+/// Splits the callback's URL. libgit2 writes it as `scheme://[user[:password]@]host[:port]/path`
+/// with the userinfo *decoded*, so a password may hold `@`, `/` or `:`; `user` (libgit2's own
+/// copy of the user name) tells where the user name ends. With a password, everything up to the
+/// last `@` is dropped from `shown`: that may cut a path holding `@`, never leaves a secret.
+pub fn asking_url(url: &str, user: Option<&str>) -> AskingUrl {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return AskingUrl {
+            lookup: url.to_string(),
+            shown: crate::error::redact_url(url),
+            had_password: false,
+        };
+    };
+    let after_user = user.and_then(|u| rest.strip_prefix(u));
+    let (user, host_and_path, had_password) = match (user, after_user) {
+        (Some(u), Some(tail)) if tail.starts_with('@') => (Some(u), &tail[1..], false),
+        (Some(u), Some(tail)) if tail.starts_with(':') => {
+            let at = tail.rfind('@').map_or(0, |i| i + 1);
+            (Some(u), &tail[at..], true)
+        }
+        _ => (None, rest, false),
+    };
+    let shown = format!("{scheme}://{host_and_path}");
+    let lookup = match user {
+        Some(u) => format!("{scheme}://{}@{host_and_path}", userinfo_encode(u)),
+        None => shown.clone(),
+    };
+    AskingUrl {
+        lookup,
+        shown: crate::error::redact_url(&shown),
+        had_password,
+    }
+}
+
+/// Percent-encodes the characters that would end a URL's user name early.
+fn userinfo_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' | '@' | ':' | '/' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The credential files of every configured `store` helper, in helper order.
 fn store_files(cfg: &GlobalConfig, url: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -564,6 +620,32 @@ mod tests {
         assert_eq!(c.password.as_deref(), Some("p@"));
         let c = http_credentials(&entries, "https://gitlab.com/x");
         assert_eq!(c, HttpCredentials::default());
+    }
+
+    #[test]
+    fn the_asking_url_is_split_without_leaking_the_password() {
+        let a = asking_url("https://u:p@ss/w@rd@h:8443/org/r.git", Some("u"));
+        assert!(a.had_password);
+        assert_eq!(a.shown, "https://h:8443/org/r.git");
+        let a = asking_url("http://tok@h/org/r@v1.git", Some("tok"));
+        assert!(!a.had_password);
+        assert_eq!(a.shown, "http://h/org/r@v1.git");
+        assert_eq!(a.lookup, "http://tok@h/org/r@v1.git");
+        let a = asking_url("http://a@b/c@h/x", Some("a@b/c"));
+        assert_eq!(
+            (a.lookup.as_str(), a.shown.as_str()),
+            ("http://a%40b%2Fc@h/x", "http://h/x")
+        );
+        let a = asking_url("http://127.0.0.2:9/org/r.git", None);
+        assert_eq!(a.lookup, "http://127.0.0.2:9/org/r.git");
+        assert!(!a.had_password);
+        // A password with '@' in a URL whose path also has '@': over-cut, never shown.
+        let a = asking_url("https://u:x@y@h/p@q", Some("u"));
+        assert!(
+            !a.shown.contains('x') && !a.shown.contains('y'),
+            "{}",
+            a.shown
+        );
     }
 
     #[test]

@@ -87,31 +87,82 @@ pub fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
-/// Replaces `user:password@` in http(s) URLs with `****@` (upstream's greedy regex
-/// `(https?://)([^@]+)@`).
-pub fn redact_credentials(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    loop {
-        let found = ["http://", "https://"]
-            .iter()
-            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
-            .min();
-        let Some((i, plen)) = found else {
-            out.push_str(rest);
-            return out;
+/// Removes the userinfo (`user:password@`) of every URL in `text`: the one redaction for log
+/// lines, error messages and results, so a token given in `-url` (or in a submodule URL, a proxy
+/// URL, a redirect target) is never shown. The form is git's `transport_anonymize_url`: the
+/// userinfo is dropped, not masked (`https://user:tok@host/x` → `https://host/x`). One exception
+/// keeps upstream's log lines for SSH: a bare user name (no `:`) of an `ssh://` URL is no secret
+/// and stays (`ssh://git@host/x`); scp-like `user@host:path` likewise, unless the user part holds
+/// a `:` (then it is dropped as well).
+///
+/// A URL's authority ends at the first `/`, `?` or `#` (RFC 3986, as git reads it), and in
+/// running text also at whitespace, a quote or `<>`; an `@` after that is part of the path.
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = text[search..].find("://") {
+        let sep = search + found;
+        let start = sep + 3;
+        let end = text[start..]
+            .find(|c: char| ends_authority(c))
+            .map_or(text.len(), |i| start + i);
+        search = start;
+        let Some(at) = text[start..end].rfind('@') else {
+            continue;
         };
-        let after = &rest[i + plen..];
-        out.push_str(&rest[..i + plen]);
-        // `[^@]+@`: the longest run without '@' directly followed by '@'.
-        match after.find('@') {
-            Some(at) if at > 0 => {
-                out.push_str("****@");
-                rest = &after[at + 1..];
-            }
-            _ => rest = after,
+        let userinfo = &text[start..start + at];
+        let scheme = url_scheme_before(&text[..sep]).to_ascii_lowercase();
+        let is_ssh = matches!(scheme.as_str(), "ssh" | "git+ssh" | "ssh+git");
+        if is_ssh && !userinfo.contains(':') {
+            continue;
         }
+        out.push_str(&text[copied..start]);
+        copied = start + at + 1;
+        search = copied;
     }
+    out.push_str(&text[copied..]);
+    redact_scp_passwords(&out)
+}
+
+/// The scheme just before `://` (the run of RFC 3986 scheme characters that ends `before`).
+fn url_scheme_before(before: &str) -> &str {
+    let from = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+        .map_or(0, |i| i + 1);
+    &before[from..]
+}
+
+/// scp-like `user:password@host:path` words: everything up to the `@` is dropped.
+fn redact_scp_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(ends_word).unwrap_or(rest.len());
+        let word = &rest[..end];
+        let scp_password = !word.contains("://")
+            && word
+                .rfind('@')
+                .is_some_and(|at| word[..at].contains(':') && word[at + 1..].contains(':'));
+        match word.rfind('@') {
+            Some(at) if scp_password => out.push_str(&word[at + 1..]),
+            _ => out.push_str(word),
+        }
+        let sep = rest[end..].chars().next().map_or(0, char::len_utf8);
+        out.push_str(&rest[end..end + sep]);
+        rest = &rest[end + sep..];
+    }
+    out
+}
+
+/// Characters that end a URL's authority (`host[:port]`, with any userinfo before it).
+fn ends_authority(c: char) -> bool {
+    matches!(c, '/' | '?' | '#') || ends_word(c)
+}
+
+/// Characters around a URL in running text.
+fn ends_word(c: char) -> bool {
+    matches!(c, '\'' | '"' | '<' | '>' | '`') || c.is_whitespace()
 }
 
 const HINTS: &[(&str, &str)] = &[
@@ -213,7 +264,7 @@ pub fn format_user_friendly_error(ctx: &FriendlyContext<'_>, err: &Failure) -> S
     } else {
         &output
     };
-    sb.push_str(&format!("Error:\n  {}\n\n", redact_credentials(shown)));
+    sb.push_str(&format!("Error:\n  {}\n\n", redact_url(shown)));
     let full = format!("{output} {}", err.message).to_lowercase();
     if let Some((_, hint)) = HINTS.iter().find(|(p, _)| full.contains(p)) {
         sb.push_str(&format!("Hint:\n  {hint}\n\n"));
@@ -222,7 +273,7 @@ pub fn format_user_friendly_error(ctx: &FriendlyContext<'_>, err: &Failure) -> S
     sb.push_str("  git init <dir> && cd <dir>\n");
     sb.push_str(&format!(
         "  git remote add origin {}\n",
-        redact_credentials(ctx.url)
+        redact_url(ctx.url)
     ));
     let mut fetch = "  git fetch origin".to_string();
     if ctx.depth > 0 {
@@ -272,28 +323,49 @@ mod tests {
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact_credentials("https://user:pass@github.com/org/repo"),
-            "https://****@github.com/org/repo"
-        );
-        assert_eq!(
-            redact_credentials("http://token@gitlab.com/org/repo"),
-            "http://****@gitlab.com/org/repo"
-        );
-        assert_eq!(
-            redact_credentials("https://github.com/org/repo"),
-            "https://github.com/org/repo"
-        );
-        assert_eq!(
-            redact_credentials("git@github.com:org/repo.git"),
-            "git@github.com:org/repo.git"
-        );
-        assert_eq!(
-            redact_credentials(
-                "fatal: Authentication failed for 'https://user:secret@github.com/org/repo'"
+        for (input, want) in [
+            // git's transport_anonymize_url: the userinfo goes, user name included.
+            (
+                "https://user:pass@github.com/org/repo",
+                "https://github.com/org/repo",
             ),
-            "fatal: Authentication failed for 'https://****@github.com/org/repo'"
-        );
+            (
+                "http://token@gitlab.com/org/repo",
+                "http://gitlab.com/org/repo",
+            ),
+            ("HTTPS://u:p@h:8443", "HTTPS://h:8443"),
+            ("git://u:p@h/r", "git://h/r"),
+            ("ftp://u:p@h/r", "ftp://h/r"),
+            ("ssh://git:pw@host:22/r", "ssh://host:22/r"),
+            ("git+ssh://u:p@h/r", "git+ssh://h/r"),
+            // A bare SSH user name is not a secret (upstream's log lines keep it).
+            ("ssh://git@github.com/org/r", "ssh://git@github.com/org/r"),
+            ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+            ("u:p@host:org/repo.git", "host:org/repo.git"),
+            // The last '@' of the authority ends the userinfo; '@' in the path is no userinfo.
+            ("https://a@b:c@h/x", "https://h/x"),
+            ("https://u:p%40q@h/x", "https://h/x"),
+            ("https://h/org/repo@v1", "https://h/org/repo@v1"),
+            ("https://h?x=a@b", "https://h?x=a@b"),
+            ("https://github.com/org/repo", "https://github.com/org/repo"),
+            ("  https://u:s3cret@h/x  ", "  https://h/x  "),
+            ("/local/path@x", "/local/path@x"),
+            ("", ""),
+            // In running text: every URL, quotes and whitespace end it.
+            (
+                "fatal: Authentication failed for 'https://user:secret@github.com/org/repo'",
+                "fatal: Authentication failed for 'https://github.com/org/repo'",
+            ),
+            (
+                "clone of 'http://u:p@h/s.git' into 'x' via http://q:r@proxy:3128 failed",
+                "clone of 'http://h/s.git' into 'x' via http://proxy:3128 failed",
+            ),
+            ("URL(\"https://t@h\")", "URL(\"https://h\")"),
+            ("ünï https://ü:ß@hé/ ✓", "ünï https://hé/ ✓"),
+            ("a://@b ://x@y", "a://b ://y"),
+        ] {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
     }
 
     fn ctx<'a>(rev: &'a str, refspec: &'a str, depth: u64) -> FriendlyContext<'a> {

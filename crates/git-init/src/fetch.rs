@@ -19,7 +19,7 @@ use git2::{
 
 use crate::config::{GlobalConfig, ParsedUrl};
 use crate::creds::{self, HostKeyPolicy, HostKeyStatus, SshPlan};
-use crate::error::{GitError, redact_credentials};
+use crate::error::{GitError, redact_url};
 use crate::zap::{Logger, caller};
 
 /// Settings shared by every fetch of one run (superproject and submodules).
@@ -91,7 +91,7 @@ fn is_ssh(url: &str) -> bool {
 
 /// Runs the fetch once (the caller retries).
 pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, GitError> {
-    let display_url = redact_credentials(req.url);
+    let display_url = redact_url(req.url);
     let effective = s.cfg.rewrite_url(req.url);
     let plan = if is_ssh(&effective) {
         creds::ssh_plan(&effective, &s.ssh_home)
@@ -485,7 +485,6 @@ const RELEASE_EVERY: Duration = Duration::from_millis(1);
 /// Credential, certificate and progress callbacks for one connection.
 fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> RemoteCallbacks<'a> {
     let mut cb = RemoteCallbacks::new();
-    let http_url = url.to_string();
     let plan_c = plan.cloned();
     let http_tries = Cell::new(0u32);
     let ssh_tries = Cell::new(0usize);
@@ -535,31 +534,32 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
             let tries = http_tries.get() + 1;
             http_tries.set(tries);
-            let target = if http_url.is_empty() {
-                req_url
-            } else {
-                &http_url
-            };
-            let shown = redact_credentials(target);
-            if tries > 1 {
+            // The URL that asks (after a redirect: the new location, without the original's
+            // userinfo) decides, as git re-reads credentials for a redirected base URL:
+            // credentials for one host are never offered to another.
+            let asked = creds::asking_url(req_url, user_from_url);
+            // libgit2 presents the URL's own user and password before asking; being asked
+            // with a password in the URL means the server refused it.
+            if tries > 1 || asked.had_password {
                 return Err(git2::Error::new(
                     ErrorCode::Auth,
                     ErrorClass::Http,
-                    format!("Authentication failed for '{shown}'"),
+                    format!("Authentication failed for '{}'", asked.shown),
                 ));
             }
-            let found = creds::http_credentials(cfg, target);
+            let found = creds::http_credentials(cfg, &asked.lookup);
             if let (Some(u), Some(p)) = (&found.username, &found.password) {
                 return Cred::userpass_plaintext(u, p);
             }
-            let origin = ParsedUrl::parse(target)
+            let origin = ParsedUrl::parse(&asked.shown)
                 .map(|u| format!("{}://{}", u.scheme, u.host_port()))
-                .unwrap_or_else(|| shown.clone());
+                .unwrap_or_else(|| asked.shown.clone());
+            // git names the user here too (`https://user@host`); a user name can be a token,
+            // and every message drops userinfo, so it is left out.
             let what = match &found.username {
-                Some(u) => format!(
-                    "could not read Password for '{}': terminal prompts disabled",
-                    origin.replacen("://", &format!("://{u}@"), 1)
-                ),
+                Some(_) => {
+                    format!("could not read Password for '{origin}': terminal prompts disabled")
+                }
                 None => {
                     format!("could not read Username for '{origin}': terminal prompts disabled")
                 }
@@ -615,7 +615,7 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
     let every = s.progress_every;
     let started = Instant::now();
     let last = Cell::new(Instant::now());
-    let shown_url = redact_credentials(url);
+    let shown_url = redact_url(url);
     let released = Cell::new(Instant::now());
     let received_all = Cell::new(false);
     cb.transfer_progress(move |p| {
@@ -702,7 +702,7 @@ fn map_error(
     };
     GitError {
         args: req.args.clone(),
-        output: format!("{}\n", redact_credentials(&text)),
+        output: format!("{}\n", redact_url(&text)),
         status: 128,
         transient,
     }

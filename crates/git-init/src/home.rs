@@ -72,7 +72,7 @@ pub fn is_ssh_url(url: &str) -> bool {
 
 /// Upstream's `validateGitAuth`: warnings when SSH credentials and the URL kind disagree.
 pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
-    let shown = crate::error::redact_credentials(url);
+    let shown = crate::error::redact_url(url);
     let ssh_cred = !matches!(
         std::fs::metadata(creds_dir.join(".ssh")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound

@@ -27,7 +27,7 @@ use std::time::Duration;
 use git2::{Repository, RepositoryInitOptions};
 
 use crate::config::GlobalConfig;
-use crate::error::{Failure, FriendlyContext, GitError, go_list, redact_credentials};
+use crate::error::{Failure, FriendlyContext, GitError, go_list, redact_url};
 use crate::fetch::{FetchRequest, Session};
 use crate::flags::Options;
 use crate::zap::{Level, Logger, caller};
@@ -76,7 +76,7 @@ pub fn init_libgit2() {
 fn log_git_failure(log: &Logger, e: &GitError) {
     log.error(
         caller::RUN_GIT,
-        &redact_credentials(&format!(
+        &redact_url(&format!(
             "Error running git {}: {}\n{}",
             go_list(&e.args),
             e.exit_text(),
@@ -355,7 +355,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     let refs = checkout::decorations(&repo);
     log.info(
         caller::CLONED,
-        &redact_credentials(&format!(
+        &redact_url(&format!(
             "Successfully cloned {trimmed_url} @ {commit} ({refs}) in path {}",
             o.path
         )),
@@ -455,7 +455,7 @@ pub fn run(argv: &[String]) -> i32 {
         Err(err) => {
             let msg = format!(
                 "Error fetching git repository: {}",
-                redact_credentials(&err.message)
+                redact_url(&err.message)
             );
             if opts.user_friendly_errors {
                 log.log(Level::Error, caller::MAIN_FRIENDLY, &msg);
@@ -474,9 +474,11 @@ pub fn run(argv: &[String]) -> i32 {
     };
     let resource = std::env::var("TEKTON_RESOURCE_NAME").unwrap_or_default();
     let date = outcome.committer_date.to_string();
+    // The URL without its userinfo: results are readable by anyone who can read the TaskRun.
+    let url = redact_url(&opts.url);
     let entries = [
         results::Entry::new("commit", &outcome.commit, &resource),
-        results::Entry::new("url", &opts.url, &resource),
+        results::Entry::new("url", &url, &resource),
         results::Entry::new("committer-date", &date, &resource),
     ];
     let term = Path::new(&opts.termination_message_path);
@@ -495,7 +497,7 @@ pub fn run(argv: &[String]) -> i32 {
     if results_dir.is_dir() {
         for (name, value) in [
             ("commit", outcome.commit.as_str()),
-            ("url", opts.url.as_str()),
+            ("url", url.as_str()),
             ("committer-date", date.as_str()),
         ] {
             if let Err(e) = results::write_result_file(&results_dir, name, value) {

@@ -83,7 +83,14 @@ fn basic_auth_from_the_credential_store() {
     let run = git_init(root, &[&format!("-url={with_creds}"), "-path=out3", &term]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("secret"), "{}", run.stderr);
-    assert!(run.stderr.contains("http://****@127.0.0.1"));
+    assert!(
+        run.stderr.contains(&format!(
+            "Successfully cloned http://127.0.0.1:{}/org/repo.git @",
+            server.port
+        )),
+        "{}",
+        run.stderr
+    );
 
     // Wrong password: rejected once, not retried.
     let bad = format!("http://user:wrong@127.0.0.1:{}/org/repo.git", server.port);
