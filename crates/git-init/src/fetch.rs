@@ -8,7 +8,7 @@
 //! are then written the way the git CLI writes them. Credentials, host keys, TLS verification,
 //! proxies and URL rewriting follow the user's configuration (see [`crate::creds`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -486,7 +486,7 @@ const RELEASE_EVERY: Duration = Duration::from_millis(1);
 fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> RemoteCallbacks<'a> {
     let mut cb = RemoteCallbacks::new();
     let plan_c = plan.cloned();
-    let http_tries = Cell::new(0u32);
+    let http_asked = RefCell::new((String::new(), 0u32));
     let ssh_tries = Cell::new(0usize);
     let cfg = &s.cfg;
     cb.credentials(move |req_url, user_from_url, allowed| {
@@ -532,12 +532,19 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
             }
         }
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            let tries = http_tries.get() + 1;
-            http_tries.set(tries);
             // The URL that asks (after a redirect: the new location, without the original's
             // userinfo) decides, as git re-reads credentials for a redirected base URL:
             // credentials for one host are never offered to another.
             let asked = creds::asking_url(req_url, user_from_url);
+            // Being asked again by the same URL means the last answer was refused.
+            let tries = {
+                let mut last = http_asked.borrow_mut();
+                if last.0 != asked.shown {
+                    *last = (asked.shown.clone(), 0);
+                }
+                last.1 += 1;
+                last.1
+            };
             // libgit2 presents the URL's own user and password before asking; being asked
             // with a password in the URL means the server refused it.
             if tries > 1 || asked.had_password {

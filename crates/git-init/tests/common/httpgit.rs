@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// An HTTP server running `git http-backend` for every request; requires
-/// `user:secret` basic auth. Stops on drop.
+/// `user:secret` basic auth (or the pair given to [`HttpGit::start_with_auth`]). Stops on drop.
 pub struct HttpGit {
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -18,6 +18,15 @@ pub struct HttpGit {
 
 impl HttpGit {
     pub fn start(root: PathBuf, home: PathBuf) -> HttpGit {
+        HttpGit::start_with_auth(root, home, "user:secret")
+    }
+
+    /// A server that accepts only `user_password` (`user:password`) as basic auth.
+    pub fn start_with_auth(root: PathBuf, home: PathBuf, user_password: &str) -> HttpGit {
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_password)
+        );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -27,9 +36,9 @@ impl HttpGit {
             while !s2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let (root, home) = (root.clone(), home.clone());
+                        let (root, home, want) = (root.clone(), home.clone(), want.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(conn, &root, &home);
+                            let _ = serve(conn, &root, &home, &want);
                         });
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
@@ -53,7 +62,7 @@ impl Drop for HttpGit {
     }
 }
 
-fn serve(conn: TcpStream, root: &Path, home: &Path) -> std::io::Result<()> {
+fn serve(conn: TcpStream, root: &Path, home: &Path, want: &str) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
@@ -92,11 +101,7 @@ fn serve(conn: TcpStream, root: &Path, home: &Path) -> std::io::Result<()> {
             body.extend_from_slice(&chunk[..n]);
         }
     }
-    let want = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode("user:secret")
-    );
-    if header("authorization").as_deref() != Some(want.as_str()) {
+    if header("authorization").as_deref() != Some(want) {
         out.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
         return Ok(());
     }

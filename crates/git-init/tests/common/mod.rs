@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod front;
 pub mod httpgit;
 
 use std::net::TcpListener;
