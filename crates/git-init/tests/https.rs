@@ -139,6 +139,18 @@ fn make_certificates(dir: &Path) {
             "ca.pem",
         ],
     );
+    make_server_certificate(dir, "srv", "127.0.0.1", "IP:127.0.0.1");
+}
+
+/// `<name>.pem`/`<name>.key`: a certificate signed by the test CA for `common_name` with the
+/// subject alternative names `san` (`IP:…`, `DNS:…`).
+fn make_server_certificate(dir: &Path, name: &str, common_name: &str, san: &str) {
+    let (key, csr, pem, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
     openssl(
         dir,
         &[
@@ -147,21 +159,21 @@ fn make_certificates(dir: &Path) {
             "rsa:2048",
             "-nodes",
             "-subj",
-            "/CN=127.0.0.1",
+            &format!("/CN={common_name}"),
             "-keyout",
-            "srv.key",
+            &key,
             "-out",
-            "srv.csr",
+            &csr,
         ],
     );
-    write(&dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    write(&dir.join(&ext), &format!("subjectAltName={san}\n"));
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "srv.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
@@ -170,18 +182,23 @@ fn make_certificates(dir: &Path) {
             "-days",
             "2",
             "-extfile",
-            "san.ext",
+            &ext,
             "-out",
-            "srv.pem",
+            &pem,
         ],
     );
 }
 
 fn start_forwarder(dir: &Path, backend: u16) -> Forwarder {
+    start_forwarder_with(dir, "srv", backend)
+}
+
+/// The TLS forwarder presenting `<cert>.pem`.
+fn start_forwarder_with(dir: &Path, cert: &str, backend: u16) -> Forwarder {
     let mut child = Command::new("python3")
         .args(["-c", FORWARDER])
-        .arg(dir.join("srv.pem"))
-        .arg(dir.join("srv.key"))
+        .arg(dir.join(format!("{cert}.pem")))
+        .arg(dir.join(format!("{cert}.key")))
         .arg(backend.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -225,7 +242,7 @@ fn run_tls(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 #[test]
 fn https_trusts_exactly_the_configured_certificate_authorities() {
     if let Err(why) = tools_available() {
-        eprintln!("SKIP: {why}");
+        testsupport::skip(why);
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -301,4 +318,108 @@ fn https_trusts_exactly_the_configured_certificate_authorities() {
         &[("GIT_SSL_CAINFO", &ca), ("https_proxy", &dead)],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
+}
+
+/// A certificate from a trusted CA but for another name than the one connected to (an IP
+/// address, or a DNS name) is refused with libgit2's "hostname does not match certificate",
+/// git's "SSL certificate problem" wording, the TLS hint and exit code 1, without retries;
+/// `-sslVerify=false` accepts it.
+#[test]
+fn https_refuses_a_certificate_for_another_name() {
+    if let Err(why) = tools_available() {
+        testsupport::skip(why);
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let home = make_home(root);
+    std::fs::create_dir_all(root.join("no-cas")).unwrap();
+    make_certificates(root);
+    make_server_certificate(
+        root,
+        "other",
+        "not-this-host.example",
+        "DNS:not-this-host.example",
+    );
+    let srv = root.join("srv");
+    let head = one_commit_repo(&home, &srv.join("org/repo.git"), "f.txt", "names\n");
+    let server = HttpGit::start(srv.clone(), home.clone());
+    // Presents a certificate for not-this-host.example, reached as 127.0.0.1.
+    let wrong_ip = start_forwarder_with(root, "other", server.port);
+    // Presents the certificate for IP 127.0.0.1, reached by the name localhost.
+    let right_ip = start_forwarder(root, server.port);
+    let ca = root.join("ca.pem").display().to_string();
+    let term = format!("-terminationMessagePath={}", root.join("t").display());
+    for (case, url) in [
+        (
+            "IP address",
+            format!(
+                "https://user:secret@127.0.0.1:{}/org/repo.git",
+                wrong_ip.port
+            ),
+        ),
+        (
+            "DNS name",
+            format!(
+                "https://user:secret@localhost:{}/org/repo.git",
+                right_ip.port
+            ),
+        ),
+    ] {
+        let shown = url.replace("user:secret@", "");
+        let url_flag = format!("-url={url}");
+        let run = run_tls(
+            root,
+            &[
+                &url_flag,
+                &format!("-path={}", case.replace(' ', "-")),
+                &term,
+                "-retryMaxAttempts=3",
+                "-retryInitial=1ms",
+            ],
+            &[("GIT_SSL_CAINFO", &ca)],
+        );
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "fatal: unable to access '{shown}/': SSL certificate problem: hostname does not match certificate"
+            )),
+            "{case}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("TLS/SSL verification failed"),
+            "{case}: {}",
+            run.stderr
+        );
+        let attempts = run
+            .messages()
+            .iter()
+            .filter(|m| m.starts_with("Retrying operation"))
+            .count();
+        assert_eq!(attempts, 1, "{case}: a certificate failure is not retried");
+        assert!(!run.stderr.contains("secret"), "{case}: {}", run.stderr);
+
+        let path = format!("-path={}-unverified", case.replace(' ', "-"));
+        let run = run_tls(
+            root,
+            &[&url_flag, &path, &term, "-sslVerify=false"],
+            &[("GIT_SSL_CAINFO", &ca)],
+        );
+        assert_eq!(run.code, 0, "{case}: {}", run.stderr);
+        let dir = root.join(format!("{}-unverified", case.replace(' ', "-")));
+        assert_eq!(git(&home, &dir, &["rev-parse", "HEAD"]), head);
+    }
+    // The same CA and names that do match: trusted (so the failures above are about the name).
+    let url = format!(
+        "-url=https://user:secret@127.0.0.1:{}/org/repo.git",
+        right_ip.port
+    );
+    let run = run_tls(
+        root,
+        &[&url, "-path=matching", &term],
+        &[("GIT_SSL_CAINFO", &ca)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    drop((wrong_ip, right_ip, server));
 }
