@@ -96,7 +96,8 @@ pub fn go_list(items: &[String]) -> String {
 /// a `:` (then it is dropped as well).
 ///
 /// A URL's authority ends at the first `/`, `?` or `#` (RFC 3986, as git reads it), and in
-/// running text also at whitespace, a quote or `<>`; an `@` after that is part of the path.
+/// running text also at a character no URL holds (whitespace, `"`, `<>`); an `@` after that is
+/// part of the path or of the text.
 pub fn redact_url(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
@@ -160,9 +161,10 @@ fn ends_authority(c: char) -> bool {
     matches!(c, '/' | '?' | '#') || ends_word(c)
 }
 
-/// Characters around a URL in running text.
+/// Characters around a URL in running text: ones a URL cannot hold. (`'` can be part of a
+/// password, so a quote before the userinfo's `@` does not end it.)
 fn ends_word(c: char) -> bool {
-    matches!(c, '\'' | '"' | '<' | '>' | '`') || c.is_whitespace()
+    matches!(c, '"' | '<' | '>' | '`') || c.is_whitespace()
 }
 
 const HINTS: &[(&str, &str)] = &[
@@ -361,6 +363,14 @@ mod tests {
                 "clone of 'http://h/s.git' into 'x' via http://proxy:3128 failed",
             ),
             ("URL(\"https://t@h\")", "URL(\"https://h\")"),
+            // RFC 3986 allows `'` (and `!$&()*+,;=`) in a password.
+            ("https://u:ab'c$d!@h/x", "https://h/x"),
+            ("for 'https://u:a'b@h/x': no", "for 'https://h/x': no"),
+            (
+                "for 'https://h': terminal prompts disabled",
+                "for 'https://h': terminal prompts disabled",
+            ),
+            ("'u:a'b@h:path'", "h:path'"),
             ("ünï https://ü:ß@hé/ ✓", "ünï https://hé/ ✓"),
             ("a://@b ://x@y", "a://b ://y"),
         ] {
