@@ -387,13 +387,20 @@ fn write_fetch_head(repo: &Repository, wants: &[Fetched], url: &str) -> Result<(
         .map_err(|e| git2::Error::from_str(&format!("cannot write FETCH_HEAD: {e}")))
 }
 
-/// Drops `user:password@` from a URL (git's transport_anonymize_url).
+/// The URL as git writes it into FETCH_HEAD (`transport_anonymize_url`): any userinfo dropped,
+/// bare SSH user names included, scp-like `user@host:path` too. (Messages use
+/// [`crate::error::redact_url`], which keeps bare SSH user names as upstream's logs show them.)
 fn redact_userinfo(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let end = rest.find('/').unwrap_or(rest.len());
         if let Some(at) = rest[..end].rfind('@') {
             return format!("{scheme}://{}", &rest[at + 1..]);
         }
+    } else if !is_local_url(url)
+        && let Some(at) = url.find('@')
+        && url[at + 1..].contains(':')
+    {
+        return url[at + 1..].to_string();
     }
     url.to_string()
 }
@@ -732,4 +739,23 @@ pub fn has_object(repo: &Repository, oid: Oid) -> bool {
 /// Convenience for callers that only have a path.
 pub fn repo_at(path: &Path) -> Result<Repository, git2::Error> {
     Repository::open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_head_urls_are_anonymized_like_git() {
+        for (url, want) in [
+            ("https://u:p@h/org/r.git", "https://h/org/r.git"),
+            ("ssh://git@h/org/r", "ssh://h/org/r"),
+            ("git@h:org/r.git", "h:org/r.git"),
+            ("u:p@h:org/r.git", "h:org/r.git"),
+            ("/srv/a@b/r.git", "/srv/a@b/r.git"),
+            ("https://h/org/r@v1", "https://h/org/r@v1"),
+        ] {
+            assert_eq!(redact_userinfo(url), want, "{url}");
+        }
+    }
 }

@@ -201,15 +201,26 @@ fn url_credentials_reach_no_output() {
         }
     };
 
-    for scheme_url in [
-        format!("http://user:{TOKEN}@{base}/repo.git"),
-        format!("http://user:{TOKEN}@{base}/repo.git/"),
+    for (scheme_url, userinfo) in [
+        (
+            format!("http://user:{TOKEN}@{base}/repo.git"),
+            format!("user:{TOKEN}@"),
+        ),
+        (
+            format!("http://user:{TOKEN}@{base}/repo.git/"),
+            format!("user:{TOKEN}@"),
+        ),
+        // Percent-encoded: libgit2 decodes it to the token, which must not show either.
+        (
+            format!("http://user:s3%63ret@{base}/repo.git"),
+            "user:s3%63ret@".to_string(),
+        ),
     ] {
         fresh();
         let run = git_init(root, &[&format!("-url={scheme_url}"), "-path=ok", &term]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         clean(&run, "success");
-        let want = scheme_url.replace(&format!("user:{TOKEN}@"), "");
+        let want = scheme_url.replace(&userinfo, "");
         assert_eq!(
             std::fs::read_to_string(root.join("tekton/results/url")).unwrap(),
             want
@@ -238,6 +249,12 @@ fn url_credentials_reach_no_output() {
         (
             "wrong password",
             format!("http://user:wrong-{TOKEN}@{base}/repo.git"),
+            vec![],
+            vec![],
+        ),
+        (
+            "quote in the password",
+            format!("http://user:it's-{TOKEN}@{base}/repo.git"),
             vec![],
             vec![],
         ),
