@@ -3,6 +3,8 @@
 //! * HTTP(S): user/password in the URL, else git's `store` helper: `~/.git-credentials` (or
 //!   `--file=`) matched on protocol, host, username and, with `credential.useHttpPath`, path;
 //!   `credential.<url>.username` supplies the user name.
+//!   Always for the URL libgit2 asks about ([`asking_url`]): after a redirect that is the new
+//!   location, so one host's credentials are never offered to another.
 //! * SSH: `~/.ssh/config` (`Host` patterns, `HostName`, `Port`, `User`, `IdentityFile`,
 //!   `StrictHostKeyChecking`, `UserKnownHostsFile`) as written by Tekton's creds-init, default
 //!   identities, the agent, and `known_hosts` host-key checking (accept-new without a file).
