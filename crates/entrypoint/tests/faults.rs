@@ -74,6 +74,15 @@ impl Fixture {
             .into_owned()
     }
 
+    /// Kills the group recorded as `name`: an orphaned command still holds the killed
+    /// entrypoint's stdout/stderr, so reading them would wait for it.
+    fn end(&self, name: &str) {
+        if let Some(pid) = self.recorded_pid(name) {
+            // SAFETY: kill has no memory arguments.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+
     fn recorded_pid(&self, name: &str) -> Option<i32> {
         std::fs::read_to_string(self.pid_file(name))
             .ok()
@@ -843,7 +852,7 @@ fn without_inotify_a_killed_predecessor_still_skips_the_successor() {
     let step0 = f.start(pod.step(
         0,
         &[],
-        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 30")],
+        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 120")],
     ));
     let next = f.start(without_inotify(&successor(pod), "max_inotify_instances"));
     assert!(eventually(LONG, || f.recorded_pid("child").is_some()
@@ -853,6 +862,7 @@ fn without_inotify_a_killed_predecessor_still_skips_the_successor() {
     let o1 = finish(next, LONG);
     assert!(killed.elapsed() < HANDOFF_LIMIT, "{:?}", killed.elapsed());
     assert_skipped(pod, 1, &o1);
+    f.end("child");
     assert!(killed_by_sigkill(&finish(step0, LONG)));
 }
 
@@ -952,15 +962,16 @@ fn sigkill_while_running_skips_the_successor_even_with_the_command_alive() {
     let step0 = f.start(pod.step(
         0,
         &[],
-        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 30")],
+        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 120")],
     ));
     let next = f.start(successor(pod));
     assert!(eventually(LONG, || f.recorded_pid("child").is_some()
         && pod.exists("run/1/.out.lock")));
     kill(step0.id(), libc::SIGKILL);
-    assert!(killed_by_sigkill(&finish(step0, LONG)));
     assert_skipped(pod, 1, &finish(next, LONG));
     assert!(alive(f.recorded_pid("child").unwrap()));
+    f.end("child");
+    assert!(killed_by_sigkill(&finish(step0, LONG)));
     assert_eq!(message_of(pod, 0), Message::Absent);
     assert_eq!(
         tree(Path::new(&pod.t("run/0"))),
