@@ -884,7 +884,8 @@ fn can_strace() -> bool {
     works
 }
 
-/// `step` under strace, SIGKILLed on entry to the `when`-th `syscall` (on `path`, if given),
+/// `step` under strace, SIGKILLed on entry to the `when`-th `syscall` (a name or strace's
+/// `/regex`; on `path`, if given),
 /// before that syscall runs. No `-f`: only the entrypoint is traced, not its command.
 fn killed_at(step: &Command, syscall: &str, path: Option<&str>, when: u32) -> Command {
     let trace = format!("trace={syscall}");
@@ -997,8 +998,9 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let pod = &f.pod;
     let mut next = f.start(successor(pod));
     assert!(eventually(LONG, || pod.exists("run/1/.out.lock")));
-    // The lock's rename is the entrypoint's first (strace's -P does not match rename targets).
-    let step0 = killed_at(&pod.step(0, &[], &["true"]), "rename", None, 1);
+    // The lock's rename is the entrypoint's first (strace's -P does not match rename targets);
+    // `/^rename`: rename, renameat or renameat2, whichever this architecture's libc uses.
+    let step0 = killed_at(&pod.step(0, &[], &["true"]), "/^rename", None, 1);
     let o0 = finish(f.start(step0), LONG);
     assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
     let left = tree(Path::new(&pod.t("run/0")));
