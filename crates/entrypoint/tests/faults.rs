@@ -488,6 +488,53 @@ fn read_only_run_dir_fails_the_step_and_the_successor_waits_for_the_timeout() {
     assert_eq!(message_of(pod, 1), Message::Absent);
 }
 
+/// `/tekton/run/0` runs out of inodes while the command runs (the command fills it): the lock
+/// is already in place, neither `exitCode` nor the post file can be created, fatal exit 1 with
+/// no termination message. The lock left behind skips the successor.
+#[test]
+fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
+    let f = Fixture::new();
+    if !can_fault_mounts() {
+        return;
+    }
+    let pod = &f.pod;
+    let run0 = pod.t("run/0");
+    let out = pod.t("run/0/out");
+    let fill = format!(
+        "i=0; while touch {d}/{FILL}$i 2>/dev/null; do i=$((i+1)); done",
+        d = q(&run0)
+    );
+    let r = in_mount_namespace(
+        &f,
+        &format!(
+            "mount -t tmpfs -o size=16k,nr_inodes=16 fault {}\n",
+            q(&run0)
+        ),
+        pod.step(0, &[], &["sh", "-c", &fill]),
+        Some((successor(pod), NEXT_LIMIT_SECS)),
+        &["tekton/run/0"],
+    );
+    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
+    assert!(
+        r.step.stderr.contains(&format!(
+            "Creating \"{out}\": open {out}: no space left on device"
+        )),
+        "{}",
+        r.step.stderr
+    );
+    assert_eq!(message_of(pod, 0), Message::Absent);
+    assert_eq!(
+        tree(&after(pod, "tekton/run/0")),
+        strings(&[
+            ".out.lock",
+            "status/",
+            "status/artifacts/",
+            "status/results/"
+        ])
+    );
+    assert_successor_follows(pod, "none", r.next.as_ref().unwrap());
+}
+
 /// The termination file as the kubelet provides it (an existing empty file) on a full volume,
 /// with a task result to report: both appends fail, fatal exit 1, the file stays empty (no
 /// message, no partial JSON). The post file was written before (spec §3.2), so the successor
