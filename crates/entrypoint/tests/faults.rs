@@ -379,7 +379,7 @@ fn after(pod: &Pod, rel: &str) -> PathBuf {
 }
 
 /// ENOSPC on `/tekton/run/0` (data blocks; inodes left): the empty post file still fits, the
-/// `exitCode` content does not (a 0-byte `exitCode` stays, as upstream's create-then-write
+/// `exitCode` content does not (no `exitCode`, or a 0-byte one as upstream's create-then-write
 /// leaves it). Fatal exit 1, no termination message; the successor does not hang and follows
 /// whatever post file exists (`out`, like upstream, whichever of the two is written first).
 #[test]
@@ -406,10 +406,14 @@ fn enospc_on_the_run_dir_fails_the_step_without_hanging_the_successor() {
         r.step.stderr
     );
     assert_eq!(message_of(pod, 0), Message::Absent);
-    // The lock is removed at exit because a post file was written.
-    assert_eq!(tree(&after(pod, "tekton/run/0")), strings(DONE));
+    // The lock is removed at exit because a post file was written; no temp file stays.
+    let left = tree(&after(pod, "tekton/run/0"));
+    let allowed = strings(DONE);
+    assert!(left.iter().all(|e| allowed.contains(e)), "stray: {left:?}");
+    assert!(left.contains(&"out".to_string()), "{left:?}");
+    // `exitCode` is absent (written via a temp file) or 0 bytes (created, then the write failed).
     let exit_code_left = after(pod, "tekton/run/0/status/exitCode");
-    assert_eq!(std::fs::metadata(exit_code_left).unwrap().len(), 0);
+    assert!(std::fs::metadata(exit_code_left).map_or(true, |m| m.len() == 0));
     assert_successor_follows(pod, "out", r.next.as_ref().unwrap());
 }
 
@@ -1061,24 +1065,81 @@ fn sigkill_before_the_post_file_skips_the_successor() {
     assert_successor_follows(pod, "none", &o1);
 }
 
-/// Killed between the `exitCode` file and the post file: whatever order they are written in, a
-/// successor that runs (post file `out`) must find `exitCode` complete.
+/// Syscalls of the entrypoint at which the sweeps kill it, each at its 1st, 2nd, … call.
+const SWEPT: &[&str] = &[
+    "openat", "/^mkdir", "flock", "/^rename", "write", "fsync", "/^unlink",
+];
+
+/// Kills a fresh step 0 (`true`, one task result) on entry to the k-th call of each of
+/// [`SWEPT`], for k = 1, 2, … until a run is not killed any more, and calls `check` after each
+/// kill with the fixture and where it was killed. Returns the number of kills.
+fn sweep_kills(check: &dyn Fn(&Fixture, &str)) -> usize {
+    let mut kills = 0;
+    for syscall in SWEPT {
+        for k in 1.. {
+            assert!(k < 500, "{syscall} never stops being killed");
+            let f = Fixture::new();
+            let pod = &f.pod;
+            pod.write("results/digest", "sha256:abc");
+            let step0 = killed_at(
+                &pod.step(0, &["-results", "digest"], &["true"]),
+                syscall,
+                None,
+                k,
+            );
+            let o = finish(f.start(step0), LONG);
+            if !killed_by_sigkill(&o) {
+                assert_eq!(o.code, Some(0), "{}", o.stderr);
+                break;
+            }
+            kills += 1;
+            check(&f, &format!("{syscall} #{k}"));
+        }
+    }
+    kills
+}
+
+/// SIGKILL at every file syscall of the lifecycle: the termination message is absent, empty or
+/// complete; the post file is `out` or none; once the lock is in place (or a post file exists)
+/// a successor started afterwards never hangs and follows the post file.
 #[test]
-#[ignore = "exitCode is written after the post file today; issue 13 reorders them (helper h3)"]
-fn sigkill_around_the_exit_code_file_never_leaves_out_without_it() {
-    let f = Fixture::new();
+fn sigkill_at_every_file_syscall_leaves_a_consistent_state() {
     if !can_strace() {
         return;
     }
-    let pod = &f.pod;
-    let exit_code = pod.t("run/0/status/exitCode");
-    let step0 = killed_at(&pod.step(0, &[], &["true"]), "openat", Some(&exit_code), 1);
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
-    if pod.post(0) == "out" {
-        assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
+    let kills = sweep_kills(&|f, at| {
+        let pod = &f.pod;
+        let _ = message_of(pod, 0); // panics on a half-written message
+        let post = pod.post(0);
+        assert!(
+            post == "out" || post == "none",
+            "killed at {at}: post {post}"
+        );
+        if post == "out" || pod.exists("run/0/.out.lock") {
+            let o1 = finish(f.start(successor(pod)), LONG);
+            assert_successor_follows(pod, post, &o1);
+        }
+    });
+    assert!(kills > 10, "only {kills} kills");
+}
+
+/// The same sweep: a successor that runs (post file `out`) always finds `exitCode` complete,
+/// whichever way and in whichever order the two files are written.
+#[test]
+#[ignore = "exitCode is written after the post file today; issue 13 reorders them (helper h3)"]
+fn sigkill_at_every_file_syscall_never_leaves_out_without_exit_code() {
+    if !can_strace() {
+        return;
     }
-    assert_successor_follows(pod, pod.post(0), &o1);
+    sweep_kills(&|f, at| {
+        if f.pod.post(0) == "out" {
+            assert_eq!(
+                f.pod.exit_code_file(0).as_deref(),
+                Some("0"),
+                "killed at {at}"
+            );
+        }
+    });
 }
 
 /// Killed while reading results (post file and `exitCode` written): no message at all — the
