@@ -221,7 +221,10 @@ fn discover(repo: &Repository, workdir: &Path) -> Result<Discovered, git2::Error
         return Ok(found);
     }
     let modules_file = workdir.join(".gitmodules");
-    let modules = if modules_file.is_file() {
+    // A regular file only: checkout never writes `.gitmodules` as a symlink, but a reused
+    // work tree may hold one pointing anywhere.
+    let regular = std::fs::symlink_metadata(&modules_file).is_ok_and(|m| m.is_file());
+    let modules = if regular {
         Some(git2::Config::open(&modules_file)?)
     } else {
         None
@@ -544,6 +547,37 @@ pub fn resolve_url(url: &str, base: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn submodule_paths_through_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let w = t.path();
+        std::fs::create_dir_all(w.join("real/dir")).unwrap();
+        std::os::unix::fs::symlink("/", w.join("link")).unwrap();
+        std::os::unix::fs::symlink("/", w.join("real/sm")).unwrap();
+        assert_eq!(no_symlink_on_the_way(w, "real/dir/sm"), Ok(()));
+        assert_eq!(no_symlink_on_the_way(w, "missing/sm"), Ok(()));
+        assert_eq!(
+            no_symlink_on_the_way(w, "link/sm"),
+            Err("expected 'link' in submodule path 'link/sm' not to be a symbolic link".into())
+        );
+        assert_eq!(
+            no_symlink_on_the_way(w, "real/sm"),
+            Err("expected submodule path 'real/sm' not to be a symbolic link".into())
+        );
+    }
+
+    #[test]
+    fn git_dirs_inside_git_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let m = t.path();
+        std::fs::create_dir_all(m.join("a/objects")).unwrap();
+        std::fs::write(m.join("a/HEAD"), "ref: refs/heads/main\n").unwrap();
+        assert_eq!(not_inside_another_gitdir(m, "a"), Ok(()));
+        assert_eq!(not_inside_another_gitdir(m, "b/hooks"), Ok(()));
+        assert_eq!(not_inside_another_gitdir(m, "a/hooks"), Err(m.join("a")));
+        assert_eq!(not_inside_another_gitdir(m, "a/x/y"), Err(m.join("a")));
+    }
 
     #[test]
     fn relative_urls() {
