@@ -685,6 +685,10 @@ fn nested_submodule_git_dirs_are_refused() {
         sub.display()
     );
     let sup = superproject(&sb, "super", &modules, &["one", "two"], &commit);
+    let tg = tempfile::tempdir().unwrap();
+    let (code, err) = upstream_git(&sb.home, &sup, &tg.path().join("w"));
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("in another submodule's git dir"), "{err}");
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let last = r.messages().last().unwrap().clone();
@@ -715,6 +719,8 @@ fn huge_flat_and_deep_trees_clone_like_git() {
     // 4000 entries in one directory and a file 200 directories deep: git checks them out.
     let sb = Sandbox::new();
     let flat = fast_import(&sb, "flat", (0..4000).map(|i| format!("f{i:05}")));
+    let tg = tempfile::tempdir().unwrap();
+    assert_eq!(upstream_git(&sb.home, &flat, &tg.path().join("w")).0, 0);
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&flat));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read_dir(&sb.out).unwrap().count(), 4001);
@@ -735,8 +741,9 @@ fn trees_deeper_than_gits_limit_are_refused() {
     if no_git() {
         return;
     }
-    // git refuses trees nested deeper than core.maxTreeDepth (2048): "exceeded maximum
-    // allowed tree depth". git-init checks the depth before writing anything.
+    // git since 2.43 refuses trees nested deeper than core.maxTreeDepth (2048): "exceeded
+    // maximum allowed tree depth" (older git fails on the path length instead). git-init
+    // checks the depth before writing anything.
     let sb = Sandbox::new();
     let deep = fast_import(
         &sb,
