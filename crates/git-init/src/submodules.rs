@@ -115,6 +115,8 @@ fn update_level(
                 gitdir.display()
             ))
         })?;
+        gitdir_not_through_symlink(repo.path(), &name)
+            .map_err(|e| refuse(format!("error: {e}\n")))?;
         let fresh = !gitdir.join("HEAD").exists();
         let sub = open_or_create(&gitdir, &worktree).map_err(&fail)?;
         match sub.find_remote("origin") {
@@ -143,24 +145,41 @@ fn update_level(
 /// way to it may be a symlink (which would send the clone and its `.git` file elsewhere).
 /// Missing components are fine: they are created as directories.
 fn no_symlink_on_the_way(workdir: &Path, path: &str) -> Result<(), String> {
-    let mut at = workdir.to_path_buf();
-    let parts: Vec<&str> = path.split('/').collect();
+    match first_symlink(workdir, path) {
+        None => Ok(()),
+        Some(at) if at == path => Err(format!(
+            "expected submodule path '{path}' not to be a symbolic link"
+        )),
+        Some(at) => Err(format!(
+            "expected '{at}' in submodule path '{path}' not to be a symbolic link"
+        )),
+    }
+}
+
+/// The same for `.git/modules/<name>` (stricter than git, which follows a symlink there): a
+/// reused volume may hold one that an earlier Task left.
+fn gitdir_not_through_symlink(git_dir: &Path, name: &str) -> Result<(), String> {
+    match first_symlink(git_dir, &format!("modules/{name}")) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "expected '{}' in submodule git dir '{}' not to be a symbolic link",
+            git_dir.join(at).display(),
+            git_dir.join("modules").join(name).display()
+        )),
+    }
+}
+
+/// The first leading part of `rel` (`/`-separated, below `base`) that is a symlink.
+fn first_symlink(base: &Path, rel: &str) -> Option<String> {
+    let mut at = base.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
     for (i, part) in parts.iter().enumerate() {
         at.push(part);
-        let is_link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
-        if !is_link {
-            continue;
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(parts[..=i].join("/"));
         }
-        return Err(if i + 1 == parts.len() {
-            format!("expected submodule path '{path}' not to be a symbolic link")
-        } else {
-            format!(
-                "expected '{}' in submodule path '{path}' not to be a symbolic link",
-                parts[..=i].join("/")
-            )
-        });
     }
-    Ok(())
+    None
 }
 
 /// git's check that a submodule's git directory is not inside another one's (names `a` and
@@ -564,6 +583,22 @@ mod tests {
         assert_eq!(
             no_symlink_on_the_way(w, "real/sm"),
             Err("expected submodule path 'real/sm' not to be a symbolic link".into())
+        );
+    }
+
+    #[test]
+    fn submodule_git_dirs_through_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let g = t.path();
+        std::fs::create_dir_all(g.join("modules/a")).unwrap();
+        std::os::unix::fs::symlink("/", g.join("modules/l")).unwrap();
+        assert_eq!(gitdir_not_through_symlink(g, "a/b"), Ok(()));
+        assert_eq!(
+            gitdir_not_through_symlink(g, "l/b"),
+            Err(format!(
+                "expected '{0}/modules/l' in submodule git dir '{0}/modules/l/b' not to be a symbolic link",
+                g.display()
+            ))
         );
     }
 

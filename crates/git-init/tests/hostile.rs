@@ -842,3 +842,33 @@ fn symlinks_above_the_workspace_are_followed() {
         "x\n"
     );
 }
+
+#[test]
+fn symlinked_submodule_git_dirs_in_a_reused_volume_are_refused() {
+    if no_git() {
+        return;
+    }
+    // An earlier Task left `<path>/.git/modules -> <outside>`. git would create the
+    // submodule's repository in the target; git-init refuses (stricter).
+    let sb = Sandbox::new();
+    let (sub, commit) = submodule_repo(&sb);
+    let modules = format!(
+        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
+        sub.display()
+    );
+    let sup = superproject(&sb, "super", &modules, &["sm"], &commit);
+    std::fs::create_dir_all(&sb.out).unwrap();
+    git(&sb.home, &sb.out, &["init", "-q"]);
+    let outside = sb.root.join("outside");
+    std::os::unix::fs::symlink(&outside, sb.out.join(".git/modules")).unwrap();
+    let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let last = r.messages().last().unwrap().clone();
+    assert!(
+        last.ends_with(&format!(
+            "error: expected '{0}/.git/modules' in submodule git dir '{0}/.git/modules/sm' not to be a symbolic link",
+            sb.out.display()
+        )),
+        "{last}"
+    );
+}
