@@ -81,7 +81,7 @@ fn update_level(
         let (Some(name), Some(raw_url)) = (sm.name, sm.url) else {
             return Err(no_url());
         };
-        let url = resolve_url(&raw_url, base_url);
+        let url = resolve_url(&raw_url, base_url).map_err(&fail)?;
         let worktree = workdir.join(&path);
         let refuse = |output: String| GitError {
             args: u.args.clone(),
@@ -529,38 +529,56 @@ fn file_protocol_allowed(s: &Session<'_>) -> bool {
     matches!(file_level.or(level).as_deref(), Some("always"))
 }
 
-/// git's relative submodule URL resolution (`./x`, `../x` against the superproject URL).
-pub fn resolve_url(url: &str, base: &str) -> String {
+/// git's `relative_url`, used by `submodule init` for `./` and `../` URLs: each `../` drops
+/// the superproject URL's last `/`-component, or what follows its last `:` (scp-like), and a
+/// relative superproject URL that runs out fails as in git. `Err` is git's `fatal:` text.
+pub fn resolve_url(url: &str, base: &str) -> Result<String, String> {
     if !(url.starts_with("./") || url.starts_with("../")) {
-        return url.to_string();
+        return Ok(url.to_string());
     }
-    let mut base = base.trim_end_matches('/').to_string();
+    let mut remote = base.strip_suffix('/').unwrap_or(base).to_string();
+    let is_relative = local_not_ssh(&remote) && !remote.starts_with('/');
+    if is_relative && !remote.starts_with("./") && !remote.starts_with("../") {
+        remote.insert_str(0, "./");
+    }
     let mut rest = url;
+    let mut colonsep = false;
     loop {
-        if let Some(r) = rest.strip_prefix("./") {
+        if let Some(r) = rest.strip_prefix("../") {
             rest = r;
-        } else if let Some(r) = rest.strip_prefix("../") {
-            rest = r;
-            // Drop the last component (after '/' or, for scp-like URLs, ':').
-            match base.rfind(['/', ':']) {
-                Some(i) => {
-                    let sep = base.as_bytes()[i];
-                    base.truncate(i);
-                    if sep == b':' {
-                        base.push(':');
-                        return format!("{base}{rest}");
-                    }
-                }
-                None => base.clear(),
+            if let Some(i) = remote.rfind('/') {
+                remote.truncate(i);
+            } else if let Some(i) = remote.rfind(':') {
+                remote.truncate(i);
+                colonsep = true;
+            } else if is_relative || remote == "." {
+                return Err(format!("cannot strip one component off url '{remote}'"));
+            } else {
+                remote = ".".to_string();
             }
+        } else if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
         } else {
             break;
         }
     }
-    if base.is_empty() {
-        return rest.to_string();
+    let mut out = format!("{remote}{}{rest}", if colonsep { ":" } else { "/" });
+    if rest.ends_with('/') {
+        out.pop();
     }
-    format!("{base}/{rest}")
+    Ok(match out.strip_prefix("./") {
+        Some(o) => o.to_string(),
+        None => out,
+    })
+}
+
+/// git's `url_is_local_not_ssh`: no `:` before the first `/`.
+fn local_not_ssh(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (None, _) => true,
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+    }
 }
 
 #[cfg(test)]
@@ -616,17 +634,36 @@ mod tests {
 
     #[test]
     fn relative_urls() {
+        let ok = |url: &str, base: &str| resolve_url(url, base).unwrap();
         assert_eq!(
-            resolve_url("../sub.git", "git://127.0.0.1:9/super.git"),
+            ok("../sub.git", "git://127.0.0.1:9/super.git"),
             "git://127.0.0.1:9/sub.git"
         );
         assert_eq!(
-            resolve_url("./sub", "https://h/org/super/"),
+            ok("./sub", "https://h/org/super/"),
             "https://h/org/super/sub"
         );
-        assert_eq!(resolve_url("../b", "git@h:org/a"), "git@h:org/b");
-        assert_eq!(resolve_url("https://x/y", "whatever"), "https://x/y");
-        assert_eq!(resolve_url("../s", "/tmp/r/super"), "/tmp/r/s");
+        assert_eq!(ok("../b", "git@h:org/a"), "git@h:org/b");
+        assert_eq!(ok("https://x/y", "whatever"), "https://x/y");
+        assert_eq!(ok("../s", "/tmp/r/super"), "/tmp/r/s");
+        assert_eq!(ok("./s/", "/tmp/r"), "/tmp/r/s");
+        assert_eq!(ok("../s", "rel/super"), "rel/s");
+    }
+
+    #[test]
+    fn relative_urls_that_climb_too_far_resolve_as_in_git() {
+        let ok = |url: &str, base: &str| resolve_url(url, base).unwrap();
+        // Past the host: what is left of the scheme, as git 2.39 computes it (checked with
+        // `git submodule init`).
+        assert_eq!(ok("../../../x", "https://h/super"), "https:/x");
+        assert_eq!(ok("../../../../x", "https://h/super"), "https:x");
+        assert_eq!(ok("../../x", "git@h:a"), ".:x");
+        assert_eq!(ok("../../../x", "/tmp/r"), "x");
+        assert_eq!(ok("../../x", "rel/super"), "x");
+        assert_eq!(
+            resolve_url("../../../x", "rel/super"),
+            Err("cannot strip one component off url '.'".to_string())
+        );
     }
 
     #[test]
