@@ -6,6 +6,7 @@ use git2::build::CheckoutBuilder;
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use crate::fresh_checkout::{self, Plan};
+use crate::pathcheck::{self, TreeError};
 use crate::sparse::Patterns;
 
 /// `GIT_INDEX_ENTRY_EXTENDED` in `flags`.
@@ -101,10 +102,37 @@ pub fn sparse_patterns(repo: &Repository) -> Option<Patterns> {
     Some(Patterns::parse(&text))
 }
 
-/// `git checkout -f <target>`.
-pub fn checkout(repo: &Repository, target: &Target) -> Result<(), git2::Error> {
+/// Why `git checkout -f` failed.
+#[derive(Debug)]
+pub enum CheckoutError {
+    /// The tree holds a path git refuses to check out; nothing was written.
+    Tree(TreeError),
+    Git(git2::Error),
+}
+
+impl From<git2::Error> for CheckoutError {
+    fn from(e: git2::Error) -> Self {
+        CheckoutError::Git(e)
+    }
+}
+
+impl CheckoutError {
+    /// git's output for the failure (`error: invalid path 'x'`, `fatal: …`), one line.
+    pub fn output(&self) -> String {
+        match self {
+            CheckoutError::Tree(e) => format!("{e}\n"),
+            CheckoutError::Git(e) => format!("fatal: {}\n", e.message()),
+        }
+    }
+}
+
+/// `git checkout -f <target>`. Every path of the tree is checked against git's rules first
+/// ([`pathcheck::verify_tree`]), so neither writer below sees a name git would refuse.
+pub fn checkout(repo: &Repository, target: &Target) -> Result<(), CheckoutError> {
     let commit = repo.find_commit(target.oid())?;
     let tree = commit.tree()?;
+    pathcheck::verify_tree(repo, &tree, pathcheck::protect_for(repo))
+        .map_err(CheckoutError::Tree)?;
     let sparse = sparse_patterns(repo);
     let mut cb = CheckoutBuilder::new();
     cb.force();

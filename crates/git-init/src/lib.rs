@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod flags;
 pub mod fresh_checkout;
 pub mod home;
+pub mod pathcheck;
 pub mod results;
 pub mod retry;
 pub mod sparse;
@@ -129,6 +130,40 @@ pub fn validate_inputs(o: &Options) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The `-path` rule (docs/git-init.md, "Hostile input"): the clone must not be redirected by
+/// a symlink that a reused volume holds. Refused, before anything is written: `-path` itself
+/// being a symlink, a symlink on the way to it below the workspace root (`/workspace`, where
+/// earlier Tasks wrote), and a `.git` that is not a directory (a symlink, or a gitfile
+/// pointing elsewhere). Symlinks above the workspace root are the image's and are followed.
+pub fn validate_target_dir(path: &str, dir: &Path, workspace: &Path) -> Result<(), Failure> {
+    let is_symlink =
+        |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let refuse =
+        |why: String| Failure::msg(format!("invalid path {}: {why}", goflag::go_quote(path)));
+    let below_workspace = dir
+        .ancestors()
+        .skip(1)
+        .filter(|a| a.starts_with(workspace) && *a != workspace);
+    for p in std::iter::once(dir).chain(below_workspace) {
+        if is_symlink(p) {
+            return Err(refuse(format!(
+                "{} is a symbolic link; git-init does not clone through symbolic links",
+                p.display()
+            )));
+        }
+    }
+    let dot_git = dir.join(".git");
+    if let Ok(m) = std::fs::symlink_metadata(&dot_git)
+        && !m.is_dir()
+    {
+        return Err(refuse(format!(
+            "{} exists and is not a directory; git-init reuses only a .git directory",
+            dot_git.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Creates the directory the way `git init <path>` reports failures.
 fn init_repository(path: &Path, shown: &str, cfg: &GlobalConfig) -> Result<Repository, GitError> {
     let init_args = if shown.is_empty() {
@@ -205,6 +240,11 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     validate_inputs(o)?;
     let trimmed_url = o.url.trim().to_string();
     let dir = target_dir(&o.path);
+    validate_target_dir(
+        &o.path,
+        &dir,
+        stepkit_layout::Layout::from_env().workspace(),
+    )?;
     let repo = init_repository(&dir, &o.path, &cfg).inspect_err(|e| log_git_failure(log, e))?;
     let safe = if o.path.is_empty() {
         "/"
@@ -340,7 +380,12 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         ))
     })?;
     checkout::checkout(&repo, &target).map_err(|e| {
-        let e = GitError::fatal(args(&["checkout", "-f", &checkout_param]), e.message());
+        let e = GitError {
+            args: args(&["checkout", "-f", &checkout_param]),
+            output: e.output(),
+            status: 128,
+            transient: false,
+        };
         log_git_failure(log, &e);
         Failure::from(e)
     })?;

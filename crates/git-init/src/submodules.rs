@@ -6,6 +6,8 @@
 //! resolve against the superproject's URL; local (`file`) URLs are refused unless
 //! `protocol.file.allow=always`, as git does since 2.38.1.
 
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions};
@@ -14,6 +16,8 @@ use crate::checkout::{Target, checkout};
 use crate::error::GitError;
 use crate::fetch::{FetchRequest, Session, fetch, has_object, is_local_url};
 use crate::fresh_checkout::{MODE_GITLINK, MODE_TREE};
+use crate::pathcheck;
+use crate::zap::caller;
 
 /// Options of one `submodule update` run.
 pub struct Update<'a> {
@@ -45,7 +49,18 @@ fn update_level(
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
         return Ok(());
     };
-    let submodules = discover(repo, &workdir).map_err(|e| fail(e.message().to_string()))?;
+    let found = discover(repo, &workdir).map_err(|e| fail(e.message().to_string()))?;
+    // git prints these on stderr and carries on; upstream shows them only in a failure's
+    // output, git-init also logs them.
+    for w in &found.warnings {
+        s.log.warn(caller::PROGRESS, w);
+    }
+    let warned: String = found
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect();
+    let submodules = found.submodules;
     let sparse = crate::checkout::sparse_patterns(repo);
     for sm in submodules {
         let path = sm.path;
@@ -57,14 +72,24 @@ fn update_level(
         if sparse.as_ref().is_some_and(|p| !p.includes(&path, true)) {
             continue;
         }
-        let name = sm.name;
-        let raw_url = sm.url.ok_or_else(|| {
-            fail(format!(
-                "No url found for submodule path '{path}' in .gitmodules"
-            ))
-        })?;
-        let url = resolve_url(&raw_url, base_url);
+        let no_url = || GitError {
+            output: format!(
+                "{warned}fatal: No url found for submodule path '{path}' in .gitmodules\n"
+            ),
+            ..fail(String::new())
+        };
+        let (Some(name), Some(raw_url)) = (sm.name, sm.url) else {
+            return Err(no_url());
+        };
+        let url = resolve_url(&raw_url, base_url).map_err(&fail)?;
         let worktree = workdir.join(&path);
+        let refuse = |output: String| GitError {
+            args: u.args.clone(),
+            output,
+            status: 128,
+            transient: false,
+        };
+        no_symlink_on_the_way(&workdir, &path).map_err(|e| refuse(format!("error: {e}\n")))?;
         if is_local_url(&url) && !file_protocol_allowed(s) {
             let shown = worktree.display();
             return Err(GitError {
@@ -80,7 +105,18 @@ fn update_level(
         cfg.set_str(&format!("submodule.{name}.active"), "true")
             .and_then(|_| cfg.set_str(&format!("submodule.{name}.url"), &url))
             .map_err(|e| fail(e.message().to_string()))?;
-        let gitdir = repo.path().join("modules").join(&name);
+        let modules = repo.path().join("modules");
+        let gitdir = modules.join(&name);
+        not_inside_another_gitdir(&modules, &name).map_err(|inner| {
+            refuse(format!(
+                "error: submodule git dir '{}' is inside git dir '{}'\nfatal: refusing to create/use '{}' in another submodule's git dir\n",
+                gitdir.display(),
+                inner.display(),
+                gitdir.display()
+            ))
+        })?;
+        gitdir_not_through_symlink(repo.path(), &name)
+            .map_err(|e| refuse(format!("error: {e}\n")))?;
         let fresh = !gitdir.join("HEAD").exists();
         let sub = open_or_create(&gitdir, &worktree).map_err(&fail)?;
         match sub.find_remote("origin") {
@@ -91,21 +127,88 @@ fn update_level(
         if !has_object(&sub, oid) {
             fetch_commit(s, &sub, &url, oid, &path, &worktree, u, fresh)?;
         }
-        checkout(&sub, &Target::Detached(oid)).map_err(|e| {
-            fail(format!(
-                "Unable to checkout '{oid}' in submodule path '{path}': {}",
-                e.message()
-            ))
+        checkout(&sub, &Target::Detached(oid)).map_err(|e| GitError {
+            args: u.args.clone(),
+            output: format!(
+                "{}fatal: Unable to checkout '{oid}' in submodule path '{path}'\n",
+                e.output()
+            ),
+            status: 128,
+            transient: false,
         })?;
         update_level(s, &sub, &url, u, false)?;
     }
     Ok(())
 }
 
+/// git's `validate_submodule_path`: neither the submodule's directory nor a directory on the
+/// way to it may be a symlink (which would send the clone and its `.git` file elsewhere).
+/// Missing components are fine: they are created as directories.
+fn no_symlink_on_the_way(workdir: &Path, path: &str) -> Result<(), String> {
+    match first_symlink(workdir, path) {
+        None => Ok(()),
+        Some(at) if at == path => Err(format!(
+            "expected submodule path '{path}' not to be a symbolic link"
+        )),
+        Some(at) => Err(format!(
+            "expected '{at}' in submodule path '{path}' not to be a symbolic link"
+        )),
+    }
+}
+
+/// The same for `.git/modules/<name>` (stricter than git, which follows a symlink there): a
+/// reused volume may hold one that an earlier Task left.
+fn gitdir_not_through_symlink(git_dir: &Path, name: &str) -> Result<(), String> {
+    match first_symlink(git_dir, &format!("modules/{name}")) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "expected '{}' in submodule git dir '{}' not to be a symbolic link",
+            git_dir.join(at).display(),
+            git_dir.join("modules").join(name).display()
+        )),
+    }
+}
+
+/// The first leading part of `rel` (`/`-separated, below `base`) that is a symlink.
+fn first_symlink(base: &Path, rel: &str) -> Option<String> {
+    let mut at = base.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(parts[..=i].join("/"));
+        }
+    }
+    None
+}
+
+/// git's check that a submodule's git directory is not inside another one's (names `a` and
+/// `a/hooks` would make the second the hooks directory of the first): `Err` names the git
+/// directory it would be inside.
+fn not_inside_another_gitdir(modules: &Path, name: &str) -> Result<(), PathBuf> {
+    let mut at = modules.to_path_buf();
+    let parts: Vec<&str> = name.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        if at.join("HEAD").is_file() && at.join("objects").is_dir() {
+            return Err(at);
+        }
+    }
+    Ok(())
+}
+
+/// The submodules of a tree and what git warned about while reading `.gitmodules`.
+struct Discovered {
+    submodules: Vec<Submodule>,
+    /// git's `warning:` texts (without the prefix), in the order found.
+    warnings: Vec<String>,
+}
+
 /// A submodule as `git submodule update` sees it after `checkout -f`.
 #[derive(Debug, PartialEq, Eq)]
 struct Submodule {
-    name: String,
+    /// From `.gitmodules`; `None` when no entry gives this path (git: "No url found").
+    name: Option<String>,
     path: String,
     /// The commit recorded in the superproject (its gitlink).
     oid: Oid,
@@ -117,48 +220,96 @@ struct Submodule {
 /// sorted by name. After `checkout -f` the index holds the same gitlinks; reading them from
 /// the tree avoids loading the whole index (~2.5 MiB at 20k files) as libgit2's submodule
 /// listing does.
-fn discover(repo: &Repository, workdir: &Path) -> Result<Vec<Submodule>, git2::Error> {
+///
+/// `.gitmodules` is read as git's submodule-config reads it: an entry with a suspicious name
+/// ([`pathcheck::check_submodule_name`]) is ignored whole, a `path` or `url` that looks like a
+/// command-line option is ignored, each with git's warning.
+fn discover(repo: &Repository, workdir: &Path) -> Result<Discovered, git2::Error> {
+    let mut found = Discovered {
+        submodules: Vec::new(),
+        warnings: Vec::new(),
+    };
     // No commit checked out: no gitlinks, nothing to update.
     let Ok(head) = repo.head() else {
-        return Ok(Vec::new());
+        return Ok(found);
     };
     let tree = head.peel_to_tree()?;
     let mut links = Vec::new();
     gitlinks(repo, &tree, &mut String::new(), &mut links)?;
     if links.is_empty() {
-        return Ok(Vec::new());
+        return Ok(found);
     }
     let modules_file = workdir.join(".gitmodules");
-    let modules = if modules_file.is_file() {
+    // A regular file only: checkout never writes `.gitmodules` as a symlink, but a reused
+    // work tree may hold one pointing anywhere.
+    let regular = std::fs::symlink_metadata(&modules_file).is_ok_and(|m| m.is_file());
+    let modules = if regular {
         Some(git2::Config::open(&modules_file)?)
     } else {
         None
     };
-    // name for each `submodule.<name>.path` in .gitmodules
+    // (path, name) of each usable `submodule.<name>.path`, and usable URLs by name.
     let mut names: Vec<(String, String)> = Vec::new();
+    let mut urls: Vec<(String, String)> = Vec::new();
+    let mut suspicious: Vec<String> = Vec::new();
     if let Some(m) = &modules {
-        let mut entries = m.entries(Some(r"^submodule\..*\.path$"))?;
+        let mut entries = m.entries(Some(r"^submodule\..*\.(path|url)$"))?;
         while let Some(e) = entries.next() {
             let e = e?;
-            if let (Some(key), Some(value)) = (e.name(), e.value()) {
-                let name = &key["submodule.".len()..key.len() - ".path".len()];
+            let (Some(key), Some(value)) = (e.name(), e.value()) else {
+                continue;
+            };
+            let Some((name, item)) = key
+                .strip_prefix("submodule.")
+                .and_then(|rest| rest.rsplit_once('.'))
+            else {
+                continue;
+            };
+            if !pathcheck::check_submodule_name(name) {
+                if !suspicious.iter().any(|n| n == name) {
+                    suspicious.push(name.to_string());
+                    found
+                        .warnings
+                        .push(format!("ignoring suspicious submodule name: {name}"));
+                }
+                continue;
+            }
+            if pathcheck::looks_like_command_line_option(value) {
+                found.warnings.push(format!(
+                    "ignoring '{key}' which may be interpreted as a command-line option: {value}"
+                ));
+                continue;
+            }
+            let pair = (name.to_string(), value.to_string());
+            if item == "path" {
                 names.push((value.trim_end_matches('/').to_string(), name.to_string()));
+            } else {
+                urls.push(pair);
             }
         }
     }
     let config = repo.config()?;
-    let mut found: Vec<Submodule> = links
+    found.submodules = links
         .into_iter()
         .map(|(path, oid)| {
             let name = names
                 .iter()
+                .rev()
                 .find(|(p, _)| *p == path)
-                .map_or_else(|| path.clone(), |(_, n)| n.clone());
-            let key = format!("submodule.{name}.url");
-            let url = config
-                .get_string(&key)
-                .ok()
-                .or_else(|| modules.as_ref().and_then(|m| m.get_string(&key).ok()));
+                .map(|(_, n)| n.clone());
+            // The superproject's config wins over `.gitmodules`, as after `submodule init`.
+            let url = name.as_ref().and_then(|n| {
+                config
+                    .get_string(&format!("submodule.{n}.url"))
+                    .ok()
+                    .filter(|u| !pathcheck::looks_like_command_line_option(u))
+                    .or_else(|| {
+                        urls.iter()
+                            .rev()
+                            .find(|(un, _)| un == n)
+                            .map(|(_, u)| u.clone())
+                    })
+            });
             Submodule {
                 name,
                 path,
@@ -167,7 +318,7 @@ fn discover(repo: &Repository, workdir: &Path) -> Result<Vec<Submodule>, git2::E
             }
         })
         .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.submodules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
 
@@ -298,8 +449,16 @@ fn open_or_create(gitdir: &Path, worktree: &Path) -> Result<Repository, String> 
         "gitdir: {}\n",
         relative_path(worktree, gitdir).to_string_lossy()
     );
-    std::fs::write(worktree.join(".git"), gitfile)
-        .map_err(|e| format!("could not write '{}': {e}", worktree.join(".git").display()))?;
+    // Never through a symlink left at `<path>/.git`.
+    let dot_git = worktree.join(".git");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&dot_git)
+        .and_then(|mut f| f.write_all(gitfile.as_bytes()))
+        .map_err(|e| format!("could not write '{}': {e}", dot_git.display()))?;
     Repository::open(worktree).map_err(|e| e.message().to_string())
 }
 
@@ -370,38 +529,56 @@ fn file_protocol_allowed(s: &Session<'_>) -> bool {
     matches!(file_level.or(level).as_deref(), Some("always"))
 }
 
-/// git's relative submodule URL resolution (`./x`, `../x` against the superproject URL).
-pub fn resolve_url(url: &str, base: &str) -> String {
+/// git's `relative_url`, used by `submodule init` for `./` and `../` URLs: each `../` drops
+/// the superproject URL's last `/`-component, or what follows its last `:` (scp-like), and a
+/// relative superproject URL that runs out fails as in git. `Err` is git's `fatal:` text.
+pub fn resolve_url(url: &str, base: &str) -> Result<String, String> {
     if !(url.starts_with("./") || url.starts_with("../")) {
-        return url.to_string();
+        return Ok(url.to_string());
     }
-    let mut base = base.trim_end_matches('/').to_string();
+    let mut remote = base.strip_suffix('/').unwrap_or(base).to_string();
+    let is_relative = local_not_ssh(&remote) && !remote.starts_with('/');
+    if is_relative && !remote.starts_with("./") && !remote.starts_with("../") {
+        remote.insert_str(0, "./");
+    }
     let mut rest = url;
+    let mut colonsep = false;
     loop {
-        if let Some(r) = rest.strip_prefix("./") {
+        if let Some(r) = rest.strip_prefix("../") {
             rest = r;
-        } else if let Some(r) = rest.strip_prefix("../") {
-            rest = r;
-            // Drop the last component (after '/' or, for scp-like URLs, ':').
-            match base.rfind(['/', ':']) {
-                Some(i) => {
-                    let sep = base.as_bytes()[i];
-                    base.truncate(i);
-                    if sep == b':' {
-                        base.push(':');
-                        return format!("{base}{rest}");
-                    }
-                }
-                None => base.clear(),
+            if let Some(i) = remote.rfind('/') {
+                remote.truncate(i);
+            } else if let Some(i) = remote.rfind(':') {
+                remote.truncate(i);
+                colonsep = true;
+            } else if is_relative || remote == "." {
+                return Err(format!("cannot strip one component off url '{remote}'"));
+            } else {
+                remote = ".".to_string();
             }
+        } else if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
         } else {
             break;
         }
     }
-    if base.is_empty() {
-        return rest.to_string();
+    let mut out = format!("{remote}{}{rest}", if colonsep { ":" } else { "/" });
+    if rest.ends_with('/') {
+        out.pop();
     }
-    format!("{base}/{rest}")
+    Ok(match out.strip_prefix("./") {
+        Some(o) => o.to_string(),
+        None => out,
+    })
+}
+
+/// git's `url_is_local_not_ssh`: no `:` before the first `/`.
+fn local_not_ssh(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (None, _) => true,
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+    }
 }
 
 #[cfg(test)]
@@ -409,18 +586,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relative_urls() {
+    fn submodule_paths_through_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let w = t.path();
+        std::fs::create_dir_all(w.join("real/dir")).unwrap();
+        std::os::unix::fs::symlink("/", w.join("link")).unwrap();
+        std::os::unix::fs::symlink("/", w.join("real/sm")).unwrap();
+        assert_eq!(no_symlink_on_the_way(w, "real/dir/sm"), Ok(()));
+        assert_eq!(no_symlink_on_the_way(w, "missing/sm"), Ok(()));
         assert_eq!(
-            resolve_url("../sub.git", "git://127.0.0.1:9/super.git"),
+            no_symlink_on_the_way(w, "link/sm"),
+            Err("expected 'link' in submodule path 'link/sm' not to be a symbolic link".into())
+        );
+        assert_eq!(
+            no_symlink_on_the_way(w, "real/sm"),
+            Err("expected submodule path 'real/sm' not to be a symbolic link".into())
+        );
+    }
+
+    #[test]
+    fn submodule_git_dirs_through_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let g = t.path();
+        std::fs::create_dir_all(g.join("modules/a")).unwrap();
+        std::os::unix::fs::symlink("/", g.join("modules/l")).unwrap();
+        assert_eq!(gitdir_not_through_symlink(g, "a/b"), Ok(()));
+        assert_eq!(
+            gitdir_not_through_symlink(g, "l/b"),
+            Err(format!(
+                "expected '{0}/modules/l' in submodule git dir '{0}/modules/l/b' not to be a symbolic link",
+                g.display()
+            ))
+        );
+    }
+
+    #[test]
+    fn git_dirs_inside_git_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let m = t.path();
+        std::fs::create_dir_all(m.join("a/objects")).unwrap();
+        std::fs::write(m.join("a/HEAD"), "ref: refs/heads/main\n").unwrap();
+        assert_eq!(not_inside_another_gitdir(m, "a"), Ok(()));
+        assert_eq!(not_inside_another_gitdir(m, "b/hooks"), Ok(()));
+        assert_eq!(not_inside_another_gitdir(m, "a/hooks"), Err(m.join("a")));
+        assert_eq!(not_inside_another_gitdir(m, "a/x/y"), Err(m.join("a")));
+    }
+
+    #[test]
+    fn relative_urls() {
+        let ok = |url: &str, base: &str| resolve_url(url, base).unwrap();
+        assert_eq!(
+            ok("../sub.git", "git://127.0.0.1:9/super.git"),
             "git://127.0.0.1:9/sub.git"
         );
         assert_eq!(
-            resolve_url("./sub", "https://h/org/super/"),
+            ok("./sub", "https://h/org/super/"),
             "https://h/org/super/sub"
         );
-        assert_eq!(resolve_url("../b", "git@h:org/a"), "git@h:org/b");
-        assert_eq!(resolve_url("https://x/y", "whatever"), "https://x/y");
-        assert_eq!(resolve_url("../s", "/tmp/r/super"), "/tmp/r/s");
+        assert_eq!(ok("../b", "git@h:org/a"), "git@h:org/b");
+        assert_eq!(ok("https://x/y", "whatever"), "https://x/y");
+        assert_eq!(ok("../s", "/tmp/r/super"), "/tmp/r/s");
+        assert_eq!(ok("./s/", "/tmp/r"), "/tmp/r/s");
+        assert_eq!(ok("../s", "rel/super"), "rel/s");
+    }
+
+    #[test]
+    fn relative_urls_that_climb_too_far_resolve_as_in_git() {
+        let ok = |url: &str, base: &str| resolve_url(url, base).unwrap();
+        // Past the host: what is left of the scheme, as git 2.39 computes it (checked with
+        // `git submodule init`).
+        assert_eq!(ok("../../../x", "https://h/super"), "https:/x");
+        assert_eq!(ok("../../../../x", "https://h/super"), "https:x");
+        assert_eq!(ok("../../x", "git@h:a"), ".:x");
+        assert_eq!(ok("../../../x", "/tmp/r"), "x");
+        assert_eq!(ok("../../x", "rel/super"), "x");
+        assert_eq!(
+            resolve_url("../../../x", "rel/super"),
+            Err("cannot strip one component off url '.'".to_string())
+        );
     }
 
     #[test]
