@@ -391,3 +391,19 @@ fn home_is_creds_dir_like_old_init_container() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(p.read(".git-credentials"), "https://u:p@github.com\n");
 }
+
+#[test]
+fn hostile_argv_exits_2_with_go_message() {
+    let pod = Pod::new();
+    testsupport::argv::assert_flag_errors_exit_2(|| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_creds-init"));
+        c.env("STEPKIT_TEKTON_DIR", pod.tekton())
+            .env("HOME", pod.dir.path().join("home"));
+        c
+    });
+    assert_eq!(
+        fs::read_dir(pod.creds()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
