@@ -86,6 +86,27 @@ pub fn write_exit_code(step_metadata_dir: &str, content: &str) {
     write(&exit_code_path(step_metadata_dir), content);
 }
 
+/// Ends the step on disk: the `exitCode` file (when there is one) and then the post file.
+///
+/// Upstream writes them the other way round; with a successor woken within a millisecond of the
+/// post file, it could read `$(steps.<x>.exitCode.path)` before it exists. If the `exitCode`
+/// write fails, the post file is still written before the fatal exit, so the successor is
+/// released exactly as upstream leaves it.
+pub fn write_outcome(
+    post_file: &str,
+    failed: bool,
+    step_metadata_dir: &str,
+    exit_code: Option<&str>,
+) {
+    if let Some(code) = exit_code
+        && let Err(msg) = try_write(&exit_code_path(step_metadata_dir), code)
+    {
+        write_post_file(post_file, failed);
+        golog::fatal(&msg);
+    }
+    write_post_file(post_file, failed);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -548,3 +548,35 @@ fn sigterm_while_waiting_as_pid1_exits_2() {
     assert_eq!(pod.post(1), "none");
     assert!(pod.read("termination-1").is_none());
 }
+
+/// The post file wakes the successor; the `exitCode` file it may read must already be there.
+#[test]
+fn exit_code_file_exists_before_the_post_file() {
+    for (command, code) in [(&["true"][..], "0"), (&["sh", "-c", "exit 3"][..], "3")] {
+        for _ in 0..10 {
+            let pod = Pod::new();
+            let exit_code = pod.t("run/0/status/exitCode");
+            // A real successor, woken by the post file, reading the predecessor's exitCode.
+            let successor = spawn(pod.step(
+                1,
+                &["-wait_file", &pod.t("run/0/out")],
+                &["cat", &exit_code],
+            ));
+            let post = std::path::PathBuf::from(pod.t("run/0/out"));
+            let exit_code_path = std::path::PathBuf::from(&exit_code);
+            let step = spawn(pod.step(0, &["-on_error", "continue"], command));
+            // The fastest possible successor: the first moment the post file exists.
+            let deadline = std::time::Instant::now() + LONG;
+            while !post.exists() {
+                assert!(std::time::Instant::now() < deadline, "no post file");
+                std::hint::spin_loop();
+            }
+            assert!(exit_code_path.exists(), "post file before exitCode");
+            let o = finish(step, LONG);
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+            let o = finish(successor, LONG);
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+            assert_eq!(o.stdout, code);
+        }
+    }
+}
