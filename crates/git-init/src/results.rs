@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use gocompat::files::Mode;
+
 /// Upstream's limit for the serialised message.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
@@ -112,12 +114,9 @@ pub fn write_termination_message(path: &Path, entries: &[Entry]) -> Result<(), S
 /// Writes `<dir>/<name>` whole (temporary file + rename), without a trailing newline.
 pub fn write_result_file(dir: &Path, name: &str, value: &str) -> Result<(), String> {
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.git-init.tmp"));
-    std::fs::write(&tmp, value.as_bytes()).map_err(|e| go_io_error("open", &tmp, &e))?;
-    std::fs::rename(&tmp, &target).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        go_io_error("rename", &target, &e)
-    })
+    // Mode 0666 before the umask, as Go's os.WriteFile creates it.
+    gocompat::files::write_whole(&target, value.as_bytes(), Mode::Umask(0o666), false)
+        .map_err(|e| go_io_error(e.op, &target, &e.err))
 }
 
 /// Go's `*PathError` text: `open /x: permission denied`.
