@@ -13,7 +13,7 @@ use std::path::Path;
 use gocompat::files;
 
 /// Kubernetes caps a whole Secret at 1 MiB, so a bigger key file is not a real secret.
-pub const MAX_SECRET_BYTES: u64 = 1 << 20;
+pub const MAX_SECRET_BYTES: u64 = files::MAX_SECRET_BYTES;
 
 /// Go's text for an OS error: the C library message with a lower-case first letter.
 pub fn errno_text(err: &io::Error) -> String {
@@ -71,9 +71,8 @@ pub fn read_secret_text(path: &Path) -> Result<String, String> {
         .map_err(|_| format!("read {}: secret file is not valid UTF-8", path.display()))
 }
 
-/// Bound on a file of `$HOME` that is extended, not replaced (`.gitconfig`): the user's own
-/// config, so generous, but a FIFO or a 10 GiB file there is an error, not a hang or an OOM.
-pub const MAX_OWN_FILE_BYTES: u64 = 16 << 20;
+/// Bound on a file of `$HOME` that is extended, not replaced (`.gitconfig`).
+pub const MAX_OWN_FILE_BYTES: u64 = files::MAX_CONFIG_BYTES;
 
 /// Reads an existing regular file (at most [`MAX_OWN_FILE_BYTES`]) without following a
 /// symlink; a symlink or a missing file reads as empty (it will be replaced, not written

@@ -580,3 +580,55 @@ fn exit_code_file_exists_before_the_post_file() {
         }
     }
 }
+
+/// Makes `path` a FIFO nobody writes to.
+fn mkfifo(path: &str) {
+    std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(path).unwrap();
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Result and step-result files another container controls are read bounded: a symlink to
+/// /dev/zero, a sparse 10 GiB file or a FIFO without a writer is one error line naming the
+/// file, exit 1 — not an OOM or a hang.
+#[test]
+fn hostile_result_files_are_refused_unread() {
+    type Plant = fn(&str);
+    let cases: [(&str, Plant, &str); 3] = [
+        (
+            "dev_zero",
+            |p| {
+                std::fs::create_dir_all(std::path::Path::new(p).parent().unwrap()).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+            },
+            "not a regular file (character device)",
+        ),
+        (
+            "sparse",
+            |p| {
+                std::fs::create_dir_all(std::path::Path::new(p).parent().unwrap()).unwrap();
+                std::fs::File::create(p).unwrap().set_len(10 << 30).unwrap();
+            },
+            "larger than 1572864 bytes",
+        ),
+        ("fifo", |p| mkfifo(p), "not a regular file (fifo)"),
+    ];
+    for (name, plant, why) in cases {
+        for (flag, rel) in [
+            ("-results", format!("results/{name}")),
+            ("-step_results", format!("run/0/status/results/{name}")),
+        ] {
+            let pod = Pod::new();
+            let path = pod.t(&rel);
+            plant(&path);
+            let child = spawn(pod.step(0, &[flag, name], &["true"]));
+            let o = finish(child, LONG);
+            assert_eq!(o.code, Some(1), "{name} {flag}: {}", o.stderr);
+            let line = format!("Error executing command: read {path}: {why}\n");
+            assert!(o.stderr.ends_with(&line), "{name} {flag}: {}", o.stderr);
+            assert_eq!(pod.post(0), "out");
+            assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+        }
+    }
+}

@@ -13,6 +13,19 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Bound on a result, step result, artifact or step-result substitution: no value can reach a
+/// TaskRun beyond etcd's 1.5 MiB object limit (which also caps `max-result-size` and whatever a
+/// compressed termination message would expand to).
+pub const MAX_RESULT_BYTES: u64 = 1_572_864;
+/// Bound on a credential secret key file: Kubernetes caps a whole Secret at 1 MiB.
+pub const MAX_SECRET_BYTES: u64 = 1 << 20;
+/// Bound on a config file of `$HOME` (`.gitconfig`, `.git-credentials`, `.ssh/config`,
+/// `known_hosts`): a user's own files, so generous, but never unbounded.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+/// Bound on a file that comes from the pod spec (a step script, a `.breakpointexit` code):
+/// the pod object itself is under etcd's 1.5 MiB.
+pub const MAX_POD_SPEC_BYTES: u64 = 1_572_864;
+
 /// How the destination's mode is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
