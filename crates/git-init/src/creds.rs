@@ -373,14 +373,34 @@ fn host_patterns_match(list: &str, host: &str) -> bool {
     matched
 }
 
+/// `*`/`?` glob, ASCII case-insensitive, in O(|p|·|s|): on a mismatch only the most recent `*`
+/// is retried one byte further (an earlier star can never do better), so a hostile pattern like
+/// `*a*a*a…b` cannot backtrack exponentially as a recursive matcher does.
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(&p[1..], &s[1..]),
-        _ => false,
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern resumes, and where in `s` that try started.
+    let mut retry: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                retry = Some((pi, si));
+            }
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&s[si]) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match retry {
+                Some((resume, start)) => {
+                    pi = resume;
+                    si = start + 1;
+                    retry = Some((resume, si));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Result of looking a host key up in known_hosts files.
@@ -535,6 +555,42 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_semantics() {
+        for (p, s, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("?", "", false),
+            ("?", "a", true),
+            ("*.example.com", "git.Example.COM", true),
+            ("*.example.com", "example.com", false),
+            ("git?.example.com", "git1.example.com", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*a", "aaab", false),
+            ("**", "x", true),
+            ("a*", "a", true),
+            ("*b*", "abc", true),
+        ] {
+            assert_eq!(glob(p.as_bytes(), s.as_bytes()), want, "{p:?} {s:?}");
+        }
+        assert!(host_patterns_match("*.com,!bad.com", "good.com"));
+        assert!(!host_patterns_match("*.com,!bad.com", "bad.com"));
+    }
+
+    #[test]
+    fn pathological_glob_is_answered() {
+        // Exponential for a recursive matcher (2^10 ways to place the stars), O(n·m) here.
+        let pattern = "*a*a*a*a*a*a*a*a*a*a*b";
+        let text = "a".repeat(60);
+        assert!(!glob(pattern.as_bytes(), text.as_bytes()));
+        assert!(glob(pattern.as_bytes(), format!("{text}b").as_bytes()));
+        let long_pattern = "*a".repeat(500) + "b";
+        assert!(!glob(long_pattern.as_bytes(), "a".repeat(5000).as_bytes()));
+        assert!(!host_patterns_match(pattern, &text));
+    }
 
     #[test]
     fn hostile_config_files_count_as_absent_without_hanging() {
