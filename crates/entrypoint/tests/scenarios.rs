@@ -632,3 +632,85 @@ fn hostile_result_files_are_refused_unread() {
         }
     }
 }
+
+/// The entrypoint's stdout is a pipe nobody reads (a stalled log collector): the step writes
+/// 1 MiB (more than the pipe holds) and then sleeps. The timeout, a forwarded SIGTERM and the
+/// cancel file must still act on time, with or without the tee to `-stdout_path`.
+#[test]
+fn blocked_console_does_not_delay_the_lifecycle() {
+    use std::process::Stdio;
+    #[derive(Clone, Copy, Debug)]
+    enum End {
+        Timeout,
+        Sigterm,
+        Cancel,
+    }
+    for end in [End::Timeout, End::Sigterm, End::Cancel] {
+        for tee in [true, false] {
+            let pod = Pod::new();
+            let group_file = pod.t("group");
+            let wrote = pod.t("wrote");
+            let script = format!(
+                "echo $$ > {group_file}; head -c 1048576 /dev/zero; touch {wrote}; exec sleep 30"
+            );
+            let mut flags = vec![];
+            let log = pod.t("stdout.log");
+            if tee {
+                flags.extend(["-stdout_path", log.as_str()]);
+            }
+            if matches!(end, End::Timeout) {
+                flags.extend(["-timeout", "1s"]);
+            }
+            let mut c = pod.step(0, &flags, &["sh", "-c", &script]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            let mut child = c.spawn().unwrap();
+            // Held open, never read: the entrypoint's console writes block once it is full.
+            let _console = child.stdout.take();
+            assert!(eventually(LONG, || pod.exists("group")));
+            std::thread::sleep(Duration::from_millis(300));
+            match end {
+                End::Timeout => {}
+                End::Sigterm => kill(child.id(), libc::SIGTERM),
+                End::Cancel => pod.write_atomic("downward/cancel", "CANCEL"),
+            }
+            let start = std::time::Instant::now();
+            let mut status = None;
+            while start.elapsed() < Duration::from_secs(15) {
+                if let Some(s) = child.try_wait().unwrap() {
+                    status = Some(s);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Whatever happened, nothing of this test outlives it.
+            let group: i32 = pod.read("group").unwrap().trim().parse().unwrap();
+            kill_group(group);
+            if status.is_none() {
+                let _ = child.kill();
+            }
+            child.wait().unwrap();
+            let status = status
+                .unwrap_or_else(|| panic!("{end:?} tee={tee}: entrypoint blocked on its console"));
+            let (code, reason) = match end {
+                End::Timeout => (Some(1), Some("TimeoutExceeded")),
+                End::Sigterm => (Some(255), None),
+                End::Cancel => (Some(9), Some("Cancelled")),
+            };
+            assert_eq!(status.code(), code, "{end:?} tee={tee}");
+            assert_eq!(pod.post(0), "out.err", "{end:?} tee={tee}");
+            let entries = pod.termination(0);
+            let got = entries
+                .iter()
+                .find(|(k, ..)| k == "Reason")
+                .map(|(_, v, _)| v.as_str());
+            assert_eq!(got, reason, "{end:?} tee={tee}");
+        }
+    }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: kill has no memory arguments.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
