@@ -401,6 +401,9 @@ fn hostile_argv_exits_2_with_go_message() {
             .env("HOME", pod.dir.path().join("home"));
         c
     });
+    let mut c = Command::new(env!("CARGO_BIN_EXE_creds-init"));
+    c.env("STEPKIT_TEKTON_DIR", pod.tekton());
+    testsupport::argv::assert_flag_error_with_broken_stderr_exits_2(c);
     assert_eq!(
         fs::read_dir(pod.creds()).unwrap().count(),
         0,

@@ -294,9 +294,20 @@ pub fn utf8_argv(
 /// element.
 pub fn utf8_argv_or_exit() -> Vec<String> {
     utf8_argv(std::env::args_os()).unwrap_or_else(|msg| {
-        eprintln!("{msg}");
+        print_failure(Some(&msg), "");
         std::process::exit(2)
     })
+}
+
+/// Writes a flag failure to stderr as Go does: the message line (if any), then `usage`. Write
+/// errors are ignored, so a closed or broken stderr cannot turn exit 2 (or 0) into a panic.
+pub fn print_failure(msg: Option<&str>, usage: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    if let Some(msg) = msg {
+        let _ = writeln!(err, "{msg}");
+    }
+    let _ = err.write_all(usage.as_bytes());
 }
 
 impl FlagSet<'_> {
@@ -306,12 +317,11 @@ impl FlagSet<'_> {
         match self.parse(args) {
             Ok(p) => p,
             Err(FlagError::Help) => {
-                eprint!("{}", self.usage());
+                print_failure(None, &self.usage());
                 std::process::exit(0);
             }
             Err(FlagError::Invalid(msg)) => {
-                eprintln!("{msg}");
-                eprint!("{}", self.usage());
+                print_failure(Some(&msg), &self.usage());
                 std::process::exit(2);
             }
         }

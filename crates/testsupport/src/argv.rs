@@ -71,3 +71,24 @@ pub fn assert_flag_errors_exit_2(command: impl Fn() -> Command) {
         }
     }
 }
+
+/// A flag error with stderr a pipe whose reader is gone still exits 2 (Go's message cannot be
+/// delivered; the write error must not become a panic).
+pub fn assert_flag_error_with_broken_stderr_exits_2(mut command: Command) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a 2-element array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds were just created and are owned here.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let out = command
+        .arg("-é")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .status()
+        .expect("spawn the binary");
+    assert_eq!(out.code(), Some(2), "{out:?}");
+}
