@@ -22,8 +22,10 @@ pub struct HttpCredentials {
     pub password: Option<String>,
 }
 
-/// Reads a credential or ssh config file of `$HOME` (`.git-credentials`, `.ssh/config`,
-/// `known_hosts`) as git and ssh do, where a file that cannot be read counts as absent. Reads
+/// Reads a text file git-init does not own — a credential or ssh config file of `$HOME`
+/// (`.git-credentials`, `.ssh/config`, `known_hosts`), or a file of a reused `.git`
+/// (`FETCH_HEAD`, `shallow`, `info/sparse-checkout`) — as git and ssh do, where a file that
+/// cannot be read counts as absent. Reads
 /// are bounded ([`files::MAX_CONFIG_BYTES`]); a FIFO, a device or an oversized file is also
 /// absent, with a warning naming it (git would block or read without end).
 pub fn read_config_text(path: &Path) -> Option<String> {
