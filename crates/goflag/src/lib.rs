@@ -11,6 +11,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+#[rustfmt::skip]
+mod isprint;
+
 /// A parsed flag value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -734,6 +737,22 @@ pub fn go_quote_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// Go's `strconv.IsPrint`: what `%q` shows as itself (the table is generated from Go).
+pub fn is_print(c: char) -> bool {
+    let n = c as u32;
+    isprint::NOT_PRINTABLE
+        .binary_search_by(|&(lo, hi)| {
+            if hi < n {
+                std::cmp::Ordering::Less
+            } else if lo > n {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_err()
+}
+
 fn quote_chars(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -749,7 +768,7 @@ fn quote_chars(out: &mut String, s: &str) {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() => {
+            c if !is_print(c) => {
                 let n = c as u32;
                 if n <= 0xffff {
                     let _ = write!(out, "\\u{n:04x}");
@@ -875,6 +894,15 @@ mod tests {
         let p = fs.parse(&["-é=ü", "rest"]).unwrap();
         assert_eq!(p.str("é"), "ü");
         assert_eq!(p.args(), &["rest"]);
+    }
+
+    #[test]
+    fn quoting_escapes_what_go_does_not_print() {
+        assert_eq!(go_quote("a\u{a0}b"), "\"a\\u00a0b\"");
+        assert_eq!(go_quote("\u{200b}\u{feff}"), "\"\\u200b\\ufeff\"");
+        assert_eq!(go_quote("\u{e0001}"), "\"\\U000e0001\"");
+        assert_eq!(go_quote("é日本\u{1F600}"), "\"é日本\u{1F600}\"");
+        assert_eq!(go_quote("\u{85}"), "\"\\u0085\"");
     }
 
     #[test]

@@ -225,3 +225,25 @@ fn random_argv_matches_go_flag() {
         mismatches[..mismatches.len().min(10)].join("\n")
     );
 }
+
+/// `go_quote` (`%q`, in every flag error) escapes exactly the runes Go's `strconv.Quote` does,
+/// the same way, for every code point.
+#[test]
+fn quoting_matches_go_for_every_rune() {
+    let Some(bin) = build_oracle() else { return };
+    let out = Command::new(&bin).arg("quote-all").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let runes = (0..=0x10FFFFu32).filter_map(char::from_u32);
+    let mut lines = text.lines();
+    let mut mismatches = Vec::new();
+    for c in runes {
+        let go = String::from_utf8(unhex(lines.next().expect("one line per rune"))).unwrap();
+        let ours = goflag::go_quote(&c.to_string());
+        if go != ours && mismatches.len() < 10 {
+            mismatches.push(format!("U+{:04X}: go {go} ours {ours}", c as u32));
+        }
+    }
+    assert!(lines.next().is_none());
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

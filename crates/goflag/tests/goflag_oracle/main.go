@@ -1,6 +1,7 @@
 // Oracle for goflag's differential test: each stdin line is one argv, its elements hex-encoded
 // and separated by ','; each stdout line is the hex of Go's outcome for it: "ERR <message>",
 // "HELP", or "OK" followed by every flag's value and then the positional arguments.
+// With the argument "quote-all" it prints strconv.Quote of every rune instead.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -44,6 +46,16 @@ func outcome(args []string) string {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "quote-all" {
+		// strconv.Quote of every valid rune, one per line, hex-encoded.
+		for r := rune(0); r <= 0x10FFFF; r++ {
+			if r >= 0xD800 && r <= 0xDFFF {
+				continue
+			}
+			fmt.Println(hex.EncodeToString([]byte(strconv.Quote(string(r)))))
+		}
+		return
+	}
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<26)
 	for in.Scan() {
