@@ -5,13 +5,15 @@
 //! because they end up in flag errors and log lines that users compare with upstream. They only
 //! ever name paths, never file contents.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
+use gocompat::files;
+
 /// Kubernetes caps a whole Secret at 1 MiB, so a bigger key file is not a real secret.
-pub const MAX_SECRET_BYTES: u64 = 1 << 20;
+pub const MAX_SECRET_BYTES: u64 = files::MAX_SECRET_BYTES;
 
 /// Go's text for an OS error: the C library message with a lower-case first letter.
 pub fn errno_text(err: &io::Error) -> String {
@@ -32,26 +34,34 @@ pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
     format!("{op} {}: {}", path.display(), errno_text(err))
 }
 
-/// Reads a secret key file (following the kubelet's `..data` symlinks), bounded in size.
+/// Reads a secret key file (following the kubelet's `..data` symlinks): a regular file of at
+/// most [`MAX_SECRET_BYTES`] (a FIFO or device there is refused unread).
 pub fn read_secret_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| path_error("open", path, &e))?;
-    let mut data = Vec::new();
-    file.take(MAX_SECRET_BYTES + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| path_error("read", path, &e))?;
-    if data.len() as u64 > MAX_SECRET_BYTES {
-        return Err(format!(
-            "read {}: secret file is larger than {MAX_SECRET_BYTES} bytes",
+    files::read_bounded(path, MAX_SECRET_BYTES).map_err(|e| secret_read_error(path, &e))
+}
+
+fn secret_read_error(path: &Path, e: &files::ReadError) -> String {
+    match e {
+        files::ReadError::NotFound => {
+            path_error("open", path, &io::Error::from_raw_os_error(libc::ENOENT))
+        }
+        files::ReadError::Io(op, err) => path_error(op, path, err),
+        files::ReadError::NotRegular(kind) => format!(
+            "read {}: secret file is not a regular file ({kind})",
             path.display()
-        ));
+        ),
+        files::ReadError::TooLarge { limit } => format!(
+            "read {}: secret file is larger than {limit} bytes",
+            path.display()
+        ),
     }
-    Ok(data)
 }
 
 /// Whether `err` (from the readers above) rejects the content rather than failing to read it.
 pub fn is_content_error(err: &str) -> bool {
     err.ends_with(": secret file is not valid UTF-8")
         || err.contains(": secret file is larger than ")
+        || err.contains(": secret file is not a regular file ")
 }
 
 /// Like [`read_secret_bytes`], and the content must be UTF-8 (it is written into text files).
@@ -61,62 +71,34 @@ pub fn read_secret_text(path: &Path) -> Result<String, String> {
         .map_err(|_| format!("read {}: secret file is not valid UTF-8", path.display()))
 }
 
-/// Reads an existing regular file without following a symlink; a symlink or a missing file
-/// reads as empty (it will be replaced, not written through).
+/// Bound on a file of `$HOME` that is extended, not replaced (`.gitconfig`).
+pub const MAX_OWN_FILE_BYTES: u64 = files::MAX_CONFIG_BYTES;
+
+/// Reads an existing regular file (at most [`MAX_OWN_FILE_BYTES`]) without following a
+/// symlink; a symlink or a missing file reads as empty (it will be replaced, not written
+/// through).
 pub fn read_own_file(path: &Path) -> Result<Vec<u8>, String> {
     let opened = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path);
     match opened {
-        Ok(mut f) => {
-            let mut data = Vec::new();
-            f.read_to_end(&mut data)
-                .map_err(|e| path_error("read", path, &e))?;
-            Ok(data)
-        }
+        Ok(f) => files::read_opened_bounded(f, MAX_OWN_FILE_BYTES).map_err(|e| match e {
+            files::ReadError::Io(op, err) => path_error(op, path, &err),
+            other => other.text(path),
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Ok(Vec::new()),
         Err(e) => Err(path_error("open", path, &e)),
     }
 }
 
-/// Writes `data` to `path` whole with mode 0600 (whatever the umask): a temporary file in the
-/// same directory renamed over the destination, so a symlink planted at `path` is replaced,
-/// never followed, and readers never see a partial file.
+/// Writes `data` to `path` whole with mode 0600 (whatever the umask): a unique temporary file
+/// in the same directory renamed over the destination, so a symlink planted at `path` is
+/// replaced, never followed, and readers never see a partial file.
 pub fn write_file_replace(path: &Path, data: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.stepkit-{}.tmp", std::process::id()));
-    let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-    };
-    let mut file = match open() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            // Left over from a killed run of this pid (or planted): drop it and retry once.
-            let _ = fs::remove_file(&tmp);
-            open()
-        }
-        other => other,
-    }
-    .map_err(|e| path_error("open", path, &e))?;
-    let result = file
-        .set_permissions(fs::Permissions::from_mode(0o600))
-        .and_then(|()| file.write_all(data))
-        .map_err(|e| path_error("write", path, &e))
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| path_error("open", path, &e)));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    files::write_whole(path, data, files::Mode::Exact(0o600), false)
+        .map_err(|e| path_error(e.op, path, &e.err))
 }
 
 /// Go's `os.MkdirAll(path, mode)` (subject to the umask, existing directories untouched,
@@ -166,6 +148,52 @@ pub fn ensure_real_dir(path: &Path, mode: u32) -> Result<Vec<std::path::PathBuf>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn hostile_secret_files_are_refused_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let zero = d.path().join("password");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(
+            read_secret_text(&zero).unwrap_err(),
+            format!(
+                "read {}: secret file is not a regular file (character device)",
+                zero.display()
+            )
+        );
+        let sparse = d.path().join("username");
+        fs::File::create(&sparse)
+            .unwrap()
+            .set_len(10 << 30)
+            .unwrap();
+        assert_eq!(
+            read_secret_text(&sparse).unwrap_err(),
+            format!(
+                "read {}: secret file is larger than 1048576 bytes",
+                sparse.display()
+            )
+        );
+        let fifo = d.path().join("known_hosts");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_secret_text(&fifo).unwrap_err();
+        assert!(is_content_error(&e), "{e}");
+        assert!(
+            e.ends_with("secret file is not a regular file (fifo)"),
+            "{e}"
+        );
+        // `.gitconfig` in $HOME, extended in place: a FIFO is an error, not a hang.
+        let gitconfig = d.path().join(".gitconfig");
+        let c = std::ffi::CString::new(gitconfig.to_str().unwrap()).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(
+            read_own_file(&gitconfig).unwrap_err(),
+            format!("read {}: not a regular file (fifo)", gitconfig.display())
+        );
+    }
 
     #[test]
     fn go_error_texts() {

@@ -12,7 +12,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -267,7 +267,12 @@ pub(crate) fn try_copy_cred(src: &Path, dst: &Path) -> Result<(), String> {
             ));
         }
     };
-    let mut from = match File::open(src) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(src);
+    let from = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
@@ -299,30 +304,26 @@ pub(crate) fn try_copy_cred(src: &Path, dst: &Path) -> Result<(), String> {
         }
         return Ok(());
     }
+    // Read first, bounded: a FIFO, a device or an oversized file planted in the shared creds
+    // directory is refused before the destination is touched.
+    let data =
+        gocompat::files::read_opened_bounded(from, fsutil::MAX_OWN_FILE_BYTES).map_err(|e| {
+            let text = match e {
+                gocompat::files::ReadError::Io(op, err) => path_error(op, src, &err),
+                other => other.text(src),
+            };
+            format!("error copying from source to destination: {text}")
+        })?;
     let mut to = open_destination(dst).map_err(|e| {
         format!(
             "unable to open destination: {}",
             path_error("open", dst, &e)
         )
     })?;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(format!(
-                    "error copying from source to destination: {}",
-                    path_error("read", src, &e)
-                ));
-            }
-        };
-        to.write_all(&buf[..n]).map_err(|e| {
-            format!(
-                "error copying from source to destination: {}",
-                path_error("write", dst, &e)
-            )
-        })?;
-    }
+    to.write_all(&data).map_err(|e| {
+        format!(
+            "error copying from source to destination: {}",
+            path_error("write", dst, &e)
+        )
+    })
 }

@@ -32,12 +32,11 @@ pub fn run(args: &[String], layout: Layout) -> i32 {
         match fs.parse(args.get(1..).unwrap_or(&[])) {
             Ok(_) => {}
             Err(goflag::FlagError::Help) => {
-                eprint!("{}", fs.usage());
+                goflag::print_failure(None, &fs.usage());
                 return 0;
             }
             Err(goflag::FlagError::Invalid(msg)) => {
-                eprintln!("{msg}");
-                eprint!("{}", fs.usage());
+                goflag::print_failure(Some(&msg), &fs.usage());
                 return 2;
             }
         }

@@ -391,3 +391,75 @@ fn home_is_creds_dir_like_old_init_container() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(p.read(".git-credentials"), "https://u:p@github.com\n");
 }
+
+#[test]
+fn hostile_argv_exits_2_with_go_message() {
+    let pod = Pod::new();
+    testsupport::argv::assert_flag_errors_exit_2(|| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_creds-init"));
+        c.env("STEPKIT_TEKTON_DIR", pod.tekton())
+            .env("HOME", pod.dir.path().join("home"));
+        c
+    });
+    let mut c = Command::new(env!("CARGO_BIN_EXE_creds-init"));
+    c.env("STEPKIT_TEKTON_DIR", pod.tekton());
+    testsupport::argv::assert_flag_error_with_broken_stderr_exits_2(c);
+    assert_eq!(
+        fs::read_dir(pod.creds()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// Secret files (docker config, git credentials) are read bounded: a symlink to /dev/zero, a
+/// sparse 10 GiB file or a FIFO is one line naming the file, never an OOM or a hang.
+#[test]
+fn hostile_secret_files_are_refused_unread() {
+    let p = Pod::new();
+    let secrets = p.tekton().join("creds-secrets");
+    for dir in ["zero", "fifo", "sparse"] {
+        fs::create_dir_all(secrets.join(dir)).unwrap();
+    }
+    std::os::unix::fs::symlink("/dev/zero", secrets.join("zero/.dockerconfigjson")).unwrap();
+    let fifo = secrets.join("fifo/.dockercfg");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    fs::write(secrets.join("sparse/username"), "bot").unwrap();
+    fs::File::create(secrets.join("sparse/password"))
+        .unwrap()
+        .set_len(10 << 30)
+        .unwrap();
+    for (args, why) in [
+        (
+            vec!["-docker-config=zero"],
+            "zero/.dockerconfigjson: secret file is not a regular file (character device)",
+        ),
+        (
+            vec!["-docker-cfg=fifo"],
+            "fifo/.dockercfg: secret file is not a regular file (fifo)",
+        ),
+        (
+            vec!["-basic-git=sparse=https://github.com"],
+            "sparse/password: secret file is larger than 1048576 bytes",
+        ),
+    ] {
+        let out = p.run(&args);
+        let want = format!("read {}/{why}", secrets.display());
+        assert!(out.code == 1 || out.code == 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(&want), "{args:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr
+                .trim_end()
+                .lines()
+                .filter(|l| l.contains(&want))
+                .count(),
+            1
+        );
+    }
+    assert_eq!(
+        fs::read_dir(p.creds()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

@@ -2,6 +2,8 @@
 //!
 //! The texts users grep for (the "use cmd:" instructions) are upstream's, verbatim.
 
+use gocompat::files;
+
 /// `<post_file>.breakpointexit`: written by `debug-continue` / `debug-fail-continue`.
 pub const BREAKPOINT_EXIT_SUFFIX: &str = ".breakpointexit";
 /// `<post_file>.beforestepexit`: written by `debug-beforestep-continue`.
@@ -21,12 +23,16 @@ pub const ON_FAILURE_MESSAGE: &str =
 pub const BEFORE_STEP_ERROR: &str =
     "before step breakpoint error file, user decided to skip the current step execution";
 
+/// Bound on `.breakpointexit`: it holds an exit code.
+const MAX_EXIT_CODE_FILE_BYTES: u64 = 4096;
+
 /// Reads the exit code from `<post_file>.breakpointexit` (one trailing newline stripped).
 /// Upstream's `BreakpointExitCode`: logs the value it parses; errors give code 0.
 pub fn breakpoint_exit_code(path: &str) -> Result<i32, String> {
-    let raw = match std::fs::read(path) {
+    // An exit code is a few bytes; a FIFO or a huge file there reads as unreadable (empty).
+    let raw = match files::read_bounded(std::path::Path::new(path), MAX_EXIT_CODE_FILE_BYTES) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(files::ReadError::NotFound) => {
             return Err(format!("breakpoint postfile {path} not found"));
         }
         Err(_) => Vec::new(),

@@ -20,6 +20,7 @@ pub mod run;
 pub mod step;
 pub mod subcommands;
 pub mod substitute;
+pub mod tee;
 pub mod wait;
 pub mod watch;
 pub mod when;

@@ -103,44 +103,25 @@ fn cpath(p: &Path) -> Option<CString> {
 /// regardless (successors then simply wait like upstream).
 pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     let final_path = lock_path(post_file);
-    let dir = match final_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     // No mkdir: the run directory is a volume in a pod; without it there is no lock at all.
-    let name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // SAFETY: getpid has no arguments.
-    let tmp = dir.join(format!(".{name}.{}", unsafe { libc::getpid() }));
-    let c_tmp = cpath(&tmp).ok_or("lock path contains NUL")?;
-    let c_final = cpath(&final_path).ok_or("lock path contains NUL")?;
+    // The lock is taken on a unique temporary that is then renamed into place, so a successor
+    // never finds the lock file unlocked.
+    let (file, tmp) = gocompat::files::create_temp_beside(&final_path, 0o644)
+        .map_err(|e| gocompat::fs::path_error("open", &final_path, &e))?;
+    let fd = OwnedFd::from(file);
     let os_err =
         |op: &str, p: &Path| gocompat::fs::path_error(op, p, &std::io::Error::last_os_error());
-    // SAFETY: valid C strings; the fd is owned right after creation.
-    unsafe {
-        let fd = libc::open(
-            c_tmp.as_ptr(),
-            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            0o644,
-        );
-        if fd < 0 {
-            return Err(os_err("open", &tmp));
-        }
-        let fd = OwnedFd::from_raw_fd(fd);
-        if libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 {
-            let e = os_err("flock", &tmp);
-            libc::unlink(c_tmp.as_ptr());
-            return Err(e);
-        }
-        if libc::rename(c_tmp.as_ptr(), c_final.as_ptr()) != 0 {
-            let e = os_err("rename", &final_path);
-            libc::unlink(c_tmp.as_ptr());
-            return Err(e);
-        }
-        Ok(HeldLock { _fd: fd })
+    // SAFETY: fd is a valid open file descriptor.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = os_err("flock", &tmp);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
+    if let Err(e) = std::fs::rename(&tmp, &final_path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(gocompat::fs::path_error("rename", &final_path, &e));
+    }
+    Ok(HeldLock { _fd: fd })
 }
 
 /// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes

@@ -15,9 +15,7 @@ const SPIRE_DISABLED: &str = "Error: SPIRE is disabled in this build, but enable
 const BREAKPOINT_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv = goflag::utf8_argv_or_exit();
     let program = argv.first().cloned().unwrap_or_else(|| "entrypoint".into());
     let layout = Layout::from_env();
 

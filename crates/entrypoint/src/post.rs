@@ -1,13 +1,14 @@
 //! Post files and the `exitCode` file (spec §3.5).
 //!
-//! Both are written whole with `O_TRUNC` (mode 0666 before umask, parents 0777). A failure here
+//! Post files are empty, created with `O_TRUNC`; the `exitCode` file is written whole through a
+//! unique temporary (`gocompat::files`); both mode 0666 before umask, parents 0777. A failure here
 //! is fatal (exit 1) like upstream's `log.Fatalf`, because the next step could otherwise wait
 //! for a file that never comes.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
-use gocompat::fs as gofs;
+use gocompat::{files, fs as gofs};
 
 /// Suffix of the failure post file.
 pub const ERR_SUFFIX: &str = ".err";
@@ -81,9 +82,51 @@ pub fn exit_code_path(step_metadata_dir: &str) -> String {
     gofs::join(&[step_metadata_dir, "exitCode"])
 }
 
-/// Writes the `exitCode` file.
-pub fn write_exit_code(step_metadata_dir: &str, content: &str) {
-    write(&exit_code_path(step_metadata_dir), content);
+/// Writes the `exitCode` file whole (a successor reading it never sees it empty), mode 0666
+/// before the umask like upstream's `os.Create`; the error is upstream's log text.
+pub fn try_write_exit_code(step_metadata_dir: &str, content: &str) -> Result<(), String> {
+    let path = exit_code_path(step_metadata_dir);
+    gofs::mkdir_all(&go_dir(&path), 0o777).map_err(|e| {
+        format!(
+            "Error creating parent directory of {}: {e}",
+            goflag::go_quote(&path)
+        )
+    })?;
+    files::write_whole(
+        std::path::Path::new(&path),
+        content.as_bytes(),
+        files::Mode::Umask(0o666),
+        false,
+    )
+    .map_err(|e| {
+        let verb = if e.op == "open" {
+            "Creating"
+        } else {
+            "Writing"
+        };
+        format!("{verb} {}: {}", goflag::go_quote(&path), e.path_text(&path))
+    })
+}
+
+/// Ends the step on disk: the `exitCode` file (when there is one) and then the post file.
+///
+/// Upstream writes them the other way round; with a successor woken within a millisecond of the
+/// post file, it could read `$(steps.<x>.exitCode.path)` before it exists. If the `exitCode`
+/// write fails, the post file is still written before the fatal exit, so the successor is
+/// released exactly as upstream leaves it.
+pub fn write_outcome(
+    post_file: &str,
+    failed: bool,
+    step_metadata_dir: &str,
+    exit_code: Option<&str>,
+) {
+    if let Some(code) = exit_code
+        && let Err(msg) = try_write_exit_code(step_metadata_dir, code)
+    {
+        write_post_file(post_file, failed);
+        golog::fatal(&msg);
+    }
+    write_post_file(post_file, failed);
 }
 
 #[cfg(test)]
@@ -118,6 +161,28 @@ mod tests {
         };
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666 & !(mask as u32));
+    }
+
+    #[test]
+    fn exit_code_is_written_whole_with_upstreams_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let smd = d.path().join("status").to_string_lossy().into_owned();
+        try_write_exit_code(&smd, "1").unwrap();
+        try_write_exit_code(&smd, "-1").unwrap();
+        let f = d.path().join("status/exitCode");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "-1");
+        // SAFETY: umask query-and-restore.
+        let mask = unsafe {
+            let m = libc::umask(0);
+            libc::umask(m);
+            m
+        };
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !(mask as u32));
+        let names: Vec<_> = std::fs::read_dir(d.path().join("status"))
+            .unwrap()
+            .collect();
+        assert_eq!(names.len(), 1, "no temporary left");
     }
 
     #[test]

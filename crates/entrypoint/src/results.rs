@@ -3,21 +3,20 @@
 //! Values are taken raw (no trimming, any bytes); a missing file is skipped silently; any other
 //! read error aborts with Go's `*PathError` text.
 
-use gocompat::fs as gofs;
+use std::path::Path;
+
+use gocompat::{files, fs as gofs};
 use termination::RunResult;
 
-/// Go's `os.ReadFile`: `Ok(None)` when the file does not exist.
+/// Go's `os.ReadFile`, bounded: `Ok(None)` when the file does not exist; a file above
+/// [`files::MAX_RESULT_BYTES`] or one that is not a regular file (a FIFO, `/dev/zero`) is an
+/// error naming it, never read.
 pub fn read_file(path: &str) -> Result<Option<Vec<u8>>, String> {
-    use std::io::Read;
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(gofs::path_error("open", path, &e)),
-    };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| gofs::path_error("read", path, &e))?;
-    Ok(Some(buf))
+    match files::read_bounded(Path::new(path), files::MAX_RESULT_BYTES) {
+        Ok(data) => Ok(Some(data)),
+        Err(files::ReadError::NotFound) => Ok(None),
+        Err(e) => Err(e.text(path)),
+    }
 }
 
 /// Reads `<dir>/<name>` for every non-empty name, in order.

@@ -2,9 +2,10 @@
 //!
 //! The child gets its own process group, stdin `/dev/null`, the explicit environment, and
 //! either the entrypoint's stdout/stderr or pipes that are teed to the console and to
-//! `-stdout_path`/`-stderr_path`. One poll loop then handles, until the child has exited:
-//! signals (forwarded to the child's group, SIGCHLD reaps every exited descendant), the
-//! cancellation file (inotify), the timeout, and the tee pipes.
+//! `-stdout_path`/`-stderr_path` by the copier threads of [`crate::tee`]. One poll loop then
+//! handles, until the child has exited: signals (forwarded to the child's group, SIGCHLD reaps
+//! every exited descendant), the cancellation file (inotify) and the timeout; no write to the
+//! console happens in it, so a console nobody reads cannot delay any of them.
 //!
 //! Deviations from upstream (all documented in docs/entrypoint.md): on timeout or cancel the
 //! whole group gets SIGTERM, then SIGKILL after [`KILL_GRACE`] (upstream SIGKILLs only the
@@ -15,7 +16,6 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -25,6 +25,7 @@ use gocompat::fs as gofs;
 
 use crate::pid1::{self, ChildStatus, Signals};
 use crate::substitute::Env;
+use crate::tee;
 use crate::watch::{self, Watcher};
 
 /// Time between SIGTERM and SIGKILL when a step is timed out or cancelled.
@@ -149,13 +150,6 @@ fn open_tee_file(path: &str) -> Result<File, String> {
         })
 }
 
-struct TeeStream {
-    pipe: OwnedFd,
-    console: RawFd,
-    file: File,
-    open: bool,
-}
-
 /// Runs `command` (non-empty) to completion.
 pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let Some(name) = command.first() else {
@@ -183,23 +177,29 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
     }
 
     let mut pipes = [None, None];
-    let mut tees = Vec::new();
+    let mut streams = Vec::new();
     for (slot, file) in tee_files.into_iter().enumerate() {
         if let Some(file) = file {
             let (r, w) = pipe().map_err(RunError::Other)?;
             set_nonblocking(r.as_raw_fd());
             pipes[slot] = Some(w);
-            tees.push(TeeStream {
+            streams.push(tee::Stream {
                 pipe: r,
                 console: if slot == 0 { 1 } else { 2 },
                 file,
-                open: true,
             });
         }
     }
+    // Copier threads start before the fork (whose child only runs the prepared exec plan); if
+    // the spawn fails, dropping the write ends gives them EOF.
+    let tee = if streams.is_empty() {
+        None
+    } else {
+        Some(tee::Tee::start(streams).map_err(RunError::Other)?)
+    };
     let child = spawn(&path, command, env, &pipes, opts.hermetic).map_err(RunError::Other)?;
     drop(pipes);
-    supervise(child, tees, opts)
+    supervise(child, tee, opts)
 }
 
 fn cancel_requested(cancel_file: &Path) -> bool {
@@ -212,13 +212,11 @@ enum KillReason {
     Cancel,
 }
 
-fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Result<(), RunError> {
+fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let watcher = Watcher::process();
     let mut status: Option<ChildStatus> = None;
     let mut exited_at: Option<Instant> = None;
-    let mut last_data = Instant::now();
     let mut kill: Option<(KillReason, Instant, bool)> = None;
-    let mut buf = vec![0u8; 32 * 1024];
     loop {
         let now = Instant::now();
         if status.is_none() && kill.is_none() {
@@ -243,10 +241,11 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
             unsafe { libc::kill(pid, libc::SIGKILL) };
             kill = Some((r, since, true));
         }
+        let last_data = tee.as_ref().map(tee::Tee::last_data);
         if let Some(at) = exited_at {
-            let all_closed = tees.iter().all(|t| !t.open);
+            let all_closed = tee.as_ref().is_none_or(tee::Tee::all_finished);
             if all_closed
-                || now >= last_data.max(at) + TEE_IDLE_AFTER_EXIT
+                || last_data.is_some_and(|l| now >= l.max(at) + TEE_IDLE_AFTER_EXIT)
                 || now >= at + TEE_DRAIN_MAX
             {
                 break;
@@ -269,8 +268,8 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
                 limit(now + NO_SIGNALFD_POLL);
             }
         }
-        if let Some(at) = exited_at {
-            limit(last_data.max(at) + TEE_IDLE_AFTER_EXIT);
+        if let (Some(at), Some(l)) = (exited_at, last_data) {
+            limit(l.max(at) + TEE_IDLE_AFTER_EXIT);
             limit(at + TEE_DRAIN_MAX);
         }
 
@@ -283,9 +282,11 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
         let mut fds: Vec<RawFd> = Vec::with_capacity(4);
         fds.extend(sig_fd);
         fds.extend(ino_fd);
-        let tee_base = fds.len();
-        let open_tees: Vec<usize> = (0..tees.len()).filter(|&i| tees[i].open).collect();
-        fds.extend(open_tees.iter().map(|&i| tees[i].pipe.as_raw_fd()));
+        let ino_index = fds.len();
+        // After the exit, the copiers finishing (EOF on every stream) ends the wait at once.
+        if exited_at.is_some() {
+            fds.extend(tee.as_ref().map(tee::Tee::done_fd));
+        }
         let ready = watch::poll_readable(&fds, Some(timeout));
 
         if let (Some(s), Some(true)) = (opts.signals, sig_fd.map(|_| ready[0])) {
@@ -295,13 +296,8 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
                 }
             }
         }
-        if ino_fd.is_some() && ready[tee_base - 1] {
+        if ino_fd.is_some() && ready[ino_index - 1] {
             watcher.drain();
-        }
-        for (k, &i) in open_tees.iter().enumerate() {
-            if ready[tee_base + k] && copy_chunk(&mut tees[i], &mut buf) {
-                last_data = Instant::now();
-            }
         }
 
         if status.is_none() {
@@ -317,9 +313,9 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
             pid1::reap(0);
         }
     }
-    // Whatever is still buffered right now goes out too.
-    for t in tees.iter_mut().filter(|t| t.open) {
-        while copy_chunk(t, &mut buf) {}
+    // Whatever is still buffered right now goes out too (unless the console is stuck).
+    if let Some(tee) = tee {
+        tee.stop(TEE_IDLE_AFTER_EXIT);
     }
     match (kill, status) {
         (Some((KillReason::Deadline, ..)), _) => Err(RunError::DeadlineExceeded),
@@ -327,43 +323,6 @@ fn supervise(pid: i32, mut tees: Vec<TeeStream>, opts: &RunOptions<'_>) -> Resul
         (None, Some(st)) if st.success() => Ok(()),
         (None, Some(st)) => Err(RunError::Exit(st)),
         (None, None) => Err(RunError::Other("wait: no child processes".to_string())),
-    }
-}
-
-/// Copies one chunk from a tee pipe; false on EOF or when nothing was available.
-fn copy_chunk(t: &mut TeeStream, buf: &mut [u8]) -> bool {
-    // SAFETY: reading into a buffer of the given length.
-    let n = unsafe { libc::read(t.pipe.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n == 0 {
-        t.open = false;
-        return false;
-    }
-    if n < 0 {
-        let e = std::io::Error::last_os_error().raw_os_error();
-        if e != Some(libc::EAGAIN) && e != Some(libc::EINTR) {
-            t.open = false;
-        }
-        return false;
-    }
-    let chunk = &buf[..n as usize];
-    // Console first, then the file (Go's io.MultiWriter order). A failing console write must
-    // not lose the file copy.
-    write_all_fd(t.console, chunk);
-    let _ = t.file.write_all(chunk);
-    true
-}
-
-fn write_all_fd(fd: RawFd, mut data: &[u8]) {
-    while !data.is_empty() {
-        // SAFETY: writing from a valid slice.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n > 0 {
-            data = &data[n as usize..];
-        } else if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        } else {
-            return;
-        }
     }
 }
 
@@ -383,7 +342,7 @@ fn reap_one(pid: i32) -> Option<ChildStatus> {
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     let mut fds = [0; 2];
     // SAFETY: fds is a 2-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -247,8 +247,7 @@ fn go_inner(
                     "Step was skipped due to when expressions were evaluated to false.",
                 );
                 output.push(internal("Reason", "Skipped"));
-                post::write_post_file(&cfg.post_file, false);
-                post::write_exit_code(smd, "0");
+                post::write_outcome(&cfg.post_file, false, smd, Some("0"));
                 return Ok(());
             }
         }
@@ -260,8 +259,7 @@ fn go_inner(
         Some(StepError::Cancelled) => {
             golog::slog("INFO", "Step was canceling");
             output.push(internal("Reason", "Cancelled"));
-            post::write_post_file(&cfg.post_file, true);
-            post::write_exit_code(smd, "killed");
+            post::write_outcome(&cfg.post_file, true, smd, Some("killed"));
         }
         Some(StepError::DeadlineExceeded) => {
             post::write_post_file(&cfg.post_file, true);
@@ -271,13 +269,9 @@ fn go_inner(
         Some(StepError::ChildExit(st)) if cfg.on_error == ON_ERROR_CONTINUE => {
             let code = st.code().to_string();
             output.push(internal("ExitCode", code.clone()));
-            post::write_post_file(&cfg.post_file, false);
-            post::write_exit_code(smd, &code);
+            post::write_outcome(&cfg.post_file, false, smd, Some(&code));
         }
-        None => {
-            post::write_post_file(&cfg.post_file, false);
-            post::write_exit_code(smd, "0");
-        }
+        None => post::write_outcome(&cfg.post_file, false, smd, Some("0")),
         Some(_) => post::write_post_file(&cfg.post_file, true),
     }
 

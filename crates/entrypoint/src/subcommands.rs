@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
-use gocompat::{base64 as gobase64, fs as gofs};
+use gocompat::{base64 as gobase64, files, fs as gofs};
 use goflag::go_quote;
 use stepkit_layout::Layout;
 
@@ -141,10 +141,11 @@ pub fn decode_script(path: &str) -> Result<(), String> {
 fn read_and_decode(path: &str) -> Result<(Vec<u8>, u32), String> {
     let quoted = go_quote(path);
     let reading = |e: String| format!("error reading from script file {quoted}: {e}");
-    let mut file = File::open(path).map_err(|e| reading(gofs::path_error("open", path, &e)))?;
-    let mut encoded = Vec::new();
-    file.read_to_end(&mut encoded)
-        .map_err(|e| reading(gofs::path_error("read", path, &e)))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| reading(gofs::path_error("open", path, &e)))?;
     let perms = file
         .metadata()
         .map_err(|e| {
@@ -155,6 +156,13 @@ fn read_and_decode(path: &str) -> Result<(Vec<u8>, u32), String> {
         })?
         .mode()
         & 0o777;
+    // A script comes from the pod spec, so it is under the pod's own size limit.
+    let encoded = files::read_opened_bounded(file, files::MAX_POD_SPEC_BYTES).map_err(|e| {
+        reading(match e {
+            files::ReadError::Io(op, err) => gofs::path_error(op, path, &err),
+            other => other.text(path),
+        })
+    })?;
     let decoded = gobase64::decode_std(&encoded)
         .map_err(|e| format!("error decoding script file {quoted}: {e}"))?;
     Ok((decoded, perms))

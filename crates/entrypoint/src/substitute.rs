@@ -14,7 +14,7 @@ pub mod gojson;
 use crate::when::WhenExpression;
 use gojson::Json;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use stepkit_layout::Layout;
 
 /// The child's environment, in order.
@@ -759,13 +759,19 @@ fn next_random(state: u64) -> u64 {
 // Go path and error helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Go's `os.ReadFile` with Go's error wording (`open <path>: no such file or directory`).
+/// Go's `os.ReadFile` with Go's error wording (`open <path>: no such file or directory`),
+/// bounded like every result read (`gocompat::files::MAX_RESULT_BYTES`).
 fn read_file_go(path: &str) -> Result<Vec<u8>, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| go_path_error("open", path, &e))?;
-    let mut content = Vec::new();
-    file.read_to_end(&mut content)
-        .map_err(|e| go_path_error("read", path, &e))?;
-    Ok(content)
+    use gocompat::files;
+    files::read_bounded(std::path::Path::new(path), files::MAX_RESULT_BYTES).map_err(|e| match e {
+        files::ReadError::Io(op, err) => go_path_error(op, path, &err),
+        files::ReadError::NotFound => go_path_error(
+            "open",
+            path,
+            &std::io::Error::from_raw_os_error(libc::ENOENT),
+        ),
+        other => other.text(path),
+    })
 }
 
 /// Go's `*PathError` text: `<op> <path>: <lower-case errno text>`.

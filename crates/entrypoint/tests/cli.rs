@@ -306,3 +306,24 @@ fn non_matching_positional_args_fall_through() {
         o.stderr
     );
 }
+
+#[test]
+fn hostile_argv_exits_2_with_go_message() {
+    let pod = Pod::new();
+    testsupport::argv::assert_flag_errors_exit_2(|| pod.bare());
+    testsupport::argv::assert_flag_error_with_broken_stderr_exits_2(pod.bare());
+    // The same after the `--` split, with the step command beyond it.
+    testsupport::argv::assert_flag_errors_exit_2(|| {
+        let mut c = pod.bare();
+        c.args(["-entrypoint", "true"]);
+        c
+    });
+    let mut c = pod.bare();
+    c.args(["-é", "--", "true"]);
+    let o = run(c);
+    assert_eq!(o.code, Some(2));
+    assert!(
+        o.stderr
+            .starts_with("flag provided but not defined: -é\nUsage of ")
+    );
+}

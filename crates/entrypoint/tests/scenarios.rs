@@ -548,3 +548,169 @@ fn sigterm_while_waiting_as_pid1_exits_2() {
     assert_eq!(pod.post(1), "none");
     assert!(pod.read("termination-1").is_none());
 }
+
+/// The post file wakes the successor; the `exitCode` file it may read must already be there.
+#[test]
+fn exit_code_file_exists_before_the_post_file() {
+    for (command, code) in [(&["true"][..], "0"), (&["sh", "-c", "exit 3"][..], "3")] {
+        for _ in 0..10 {
+            let pod = Pod::new();
+            let exit_code = pod.t("run/0/status/exitCode");
+            // A real successor, woken by the post file, reading the predecessor's exitCode.
+            let successor = spawn(pod.step(
+                1,
+                &["-wait_file", &pod.t("run/0/out")],
+                &["cat", &exit_code],
+            ));
+            let post = std::path::PathBuf::from(pod.t("run/0/out"));
+            let exit_code_path = std::path::PathBuf::from(&exit_code);
+            let step = spawn(pod.step(0, &["-on_error", "continue"], command));
+            // The fastest possible successor: the first moment the post file exists.
+            let deadline = std::time::Instant::now() + LONG;
+            while !post.exists() {
+                assert!(std::time::Instant::now() < deadline, "no post file");
+                std::hint::spin_loop();
+            }
+            assert!(exit_code_path.exists(), "post file before exitCode");
+            let o = finish(step, LONG);
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+            let o = finish(successor, LONG);
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+            assert_eq!(o.stdout, code);
+        }
+    }
+}
+
+/// Makes `path` a FIFO nobody writes to.
+fn mkfifo(path: &str) {
+    std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(path).unwrap();
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Result and step-result files another container controls are read bounded: a symlink to
+/// /dev/zero, a sparse 10 GiB file or a FIFO without a writer is one error line naming the
+/// file, exit 1 — not an OOM or a hang.
+#[test]
+fn hostile_result_files_are_refused_unread() {
+    type Plant = fn(&str);
+    let cases: [(&str, Plant, &str); 3] = [
+        (
+            "dev_zero",
+            |p| {
+                std::fs::create_dir_all(std::path::Path::new(p).parent().unwrap()).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+            },
+            "not a regular file (character device)",
+        ),
+        (
+            "sparse",
+            |p| {
+                std::fs::create_dir_all(std::path::Path::new(p).parent().unwrap()).unwrap();
+                std::fs::File::create(p).unwrap().set_len(10 << 30).unwrap();
+            },
+            "larger than 1572864 bytes",
+        ),
+        ("fifo", |p| mkfifo(p), "not a regular file (fifo)"),
+    ];
+    for (name, plant, why) in cases {
+        for (flag, rel) in [
+            ("-results", format!("results/{name}")),
+            ("-step_results", format!("run/0/status/results/{name}")),
+        ] {
+            let pod = Pod::new();
+            let path = pod.t(&rel);
+            plant(&path);
+            let child = spawn(pod.step(0, &[flag, name], &["true"]));
+            let o = finish(child, LONG);
+            assert_eq!(o.code, Some(1), "{name} {flag}: {}", o.stderr);
+            let line = format!("Error executing command: read {path}: {why}\n");
+            assert!(o.stderr.ends_with(&line), "{name} {flag}: {}", o.stderr);
+            assert_eq!(pod.post(0), "out");
+            assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+        }
+    }
+}
+
+/// The entrypoint's stdout is a pipe nobody reads (a stalled log collector): the step writes
+/// 1 MiB (more than the pipe holds) and then sleeps. The timeout, a forwarded SIGTERM and the
+/// cancel file must still act on time, with or without the tee to `-stdout_path`.
+#[test]
+fn blocked_console_does_not_delay_the_lifecycle() {
+    use std::process::Stdio;
+    #[derive(Clone, Copy, Debug)]
+    enum End {
+        Timeout,
+        Sigterm,
+        Cancel,
+    }
+    for end in [End::Timeout, End::Sigterm, End::Cancel] {
+        for tee in [true, false] {
+            let pod = Pod::new();
+            let group_file = pod.t("group");
+            let wrote = pod.t("wrote");
+            let script = format!(
+                "echo $$ > {group_file}; head -c 1048576 /dev/zero; touch {wrote}; exec sleep 30"
+            );
+            let mut flags = vec![];
+            let log = pod.t("stdout.log");
+            if tee {
+                flags.extend(["-stdout_path", log.as_str()]);
+            }
+            if matches!(end, End::Timeout) {
+                flags.extend(["-timeout", "1s"]);
+            }
+            let mut c = pod.step(0, &flags, &["sh", "-c", &script]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            let mut child = c.spawn().unwrap();
+            // Held open, never read: the entrypoint's console writes block once it is full.
+            let _console = child.stdout.take();
+            assert!(eventually(LONG, || pod.exists("group")));
+            std::thread::sleep(Duration::from_millis(300));
+            match end {
+                End::Timeout => {}
+                End::Sigterm => kill(child.id(), libc::SIGTERM),
+                End::Cancel => pod.write_atomic("downward/cancel", "CANCEL"),
+            }
+            let start = std::time::Instant::now();
+            let mut status = None;
+            while start.elapsed() < Duration::from_secs(15) {
+                if let Some(s) = child.try_wait().unwrap() {
+                    status = Some(s);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Whatever happened, nothing of this test outlives it.
+            let group: i32 = pod.read("group").unwrap().trim().parse().unwrap();
+            kill_group(group);
+            if status.is_none() {
+                let _ = child.kill();
+            }
+            child.wait().unwrap();
+            let status = status
+                .unwrap_or_else(|| panic!("{end:?} tee={tee}: entrypoint blocked on its console"));
+            let (code, reason) = match end {
+                End::Timeout => (Some(1), Some("TimeoutExceeded")),
+                End::Sigterm => (Some(255), None),
+                End::Cancel => (Some(9), Some("Cancelled")),
+            };
+            assert_eq!(status.code(), code, "{end:?} tee={tee}");
+            assert_eq!(pod.post(0), "out.err", "{end:?} tee={tee}");
+            let entries = pod.termination(0);
+            let got = entries
+                .iter()
+                .find(|(k, ..)| k == "Reason")
+                .map(|(_, v, _)| v.as_str());
+            assert_eq!(got, reason, "{end:?} tee={tee}");
+        }
+    }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: kill has no memory arguments.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}

@@ -50,7 +50,8 @@ pub fn resolve_checkout(repo: &Repository, rev: &str) -> Result<Target, String> 
         return Ok(Target::Branch(rev.to_string(), c.id()));
     }
     if rev == "FETCH_HEAD" {
-        let text = std::fs::read_to_string(repo.path().join("FETCH_HEAD")).unwrap_or_default();
+        let text =
+            crate::creds::read_config_text(&repo.path().join("FETCH_HEAD")).unwrap_or_default();
         // git resolves FETCH_HEAD to the first line.
         let oid = text
             .lines()
@@ -97,8 +98,8 @@ pub fn sparse_patterns(repo: &Repository) -> Option<Patterns> {
     if !on {
         return None;
     }
-    let text =
-        std::fs::read_to_string(repo.path().join("info/sparse-checkout")).unwrap_or_default();
+    let text = crate::creds::read_config_text(&repo.path().join("info/sparse-checkout"))
+        .unwrap_or_default();
     Some(Patterns::parse(&text))
 }
 

@@ -14,12 +14,34 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 
 use crate::config::{GlobalConfig, ParsedUrl, percent_decode};
+use crate::zap::{self, Logger};
+use gocompat::files;
 
 /// What to offer for one HTTP(S) URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpCredentials {
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// Reads a text file git-init does not own — a credential or ssh config file of `$HOME`
+/// (`.git-credentials`, `.ssh/config`, `known_hosts`), or a file of a reused `.git`
+/// (`FETCH_HEAD`, `shallow`, `info/sparse-checkout`) — as git and ssh do, where a file that
+/// cannot be read counts as absent. Reads
+/// are bounded ([`files::MAX_CONFIG_BYTES`]); a FIFO, a device or an oversized file is also
+/// absent, with a warning naming it (git would block or read without end).
+pub fn read_config_text(path: &Path) -> Option<String> {
+    match files::read_bounded(path, files::MAX_CONFIG_BYTES) {
+        Ok(data) => String::from_utf8(data).ok(),
+        Err(e @ (files::ReadError::NotRegular(_) | files::ReadError::TooLarge { .. })) => {
+            Logger::stderr(zap::STACKTRACE).warn(
+                zap::caller::CONFIG_REFUSED,
+                &format!("ignoring {}", e.text(path)),
+            );
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Finds the credentials git would use for `url` (after insteadOf rewriting).
@@ -44,7 +66,7 @@ pub fn http_credentials(cfg: &GlobalConfig, url: &str) -> HttpCredentials {
         .is_some_and(|v| crate::config::parse_git_bool(v));
     let want_path = use_path.then(|| u.path.trim_start_matches('/').to_string());
     for file in store_files(cfg, url) {
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Some(text) = read_config_text(&file) else {
             continue;
         };
         for line in text.lines() {
@@ -335,7 +357,7 @@ struct SshOptions {
 
 fn read_ssh_config(path: &Path, alias: &str, home: &Path) -> SshOptions {
     let mut o = SshOptions::default();
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Some(text) = read_config_text(path) else {
         return o;
     };
     let mut active = true;
@@ -411,14 +433,34 @@ fn host_patterns_match(list: &str, host: &str) -> bool {
     matched
 }
 
+/// `*`/`?` glob, ASCII case-insensitive, in O(|p|·|s|): on a mismatch only the most recent `*`
+/// is retried one byte further (an earlier star can never do better), so a hostile pattern like
+/// `*a*a*a…b` cannot backtrack exponentially as a recursive matcher does.
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(&p[1..], &s[1..]),
-        _ => false,
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern resumes, and where in `s` that try started.
+    let mut retry: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                retry = Some((pi, si));
+            }
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&s[si]) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match retry {
+                Some((resume, start)) => {
+                    pi = resume;
+                    si = start + 1;
+                    retry = Some((resume, si));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Result of looking a host key up in known_hosts files.
@@ -438,7 +480,7 @@ pub fn check_known_hosts(files: &[PathBuf], host: &str, port: u16, key: &[u8]) -
     };
     let mut seen_host = false;
     for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else {
+        let Some(text) = read_config_text(f) else {
             continue;
         };
         for line in text.lines() {
@@ -573,6 +615,71 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_semantics() {
+        for (p, s, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("?", "", false),
+            ("?", "a", true),
+            ("*.example.com", "git.Example.COM", true),
+            ("*.example.com", "example.com", false),
+            ("git?.example.com", "git1.example.com", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*a", "aaab", false),
+            ("**", "x", true),
+            ("a*", "a", true),
+            ("*b*", "abc", true),
+        ] {
+            assert_eq!(glob(p.as_bytes(), s.as_bytes()), want, "{p:?} {s:?}");
+        }
+        assert!(host_patterns_match("*.com,!bad.com", "good.com"));
+        assert!(!host_patterns_match("*.com,!bad.com", "bad.com"));
+    }
+
+    #[test]
+    fn pathological_glob_is_answered() {
+        // Exponential for a recursive matcher (2^10 ways to place the stars), O(n·m) here.
+        let pattern = "*a*a*a*a*a*a*a*a*a*a*b";
+        let text = "a".repeat(60);
+        assert!(!glob(pattern.as_bytes(), text.as_bytes()));
+        assert!(glob(pattern.as_bytes(), format!("{text}b").as_bytes()));
+        let long_pattern = "*a".repeat(500) + "b";
+        assert!(!glob(long_pattern.as_bytes(), "a".repeat(5000).as_bytes()));
+        assert!(!host_patterns_match(pattern, &text));
+    }
+
+    #[test]
+    fn hostile_config_files_count_as_absent_without_hanging() {
+        let d = tempfile::tempdir().unwrap();
+        let zero = d.path().join(".git-credentials");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(read_config_text(&zero), None);
+        std::fs::create_dir(d.path().join(".ssh")).unwrap();
+        let fifo = d.path().join(".ssh/known_hosts");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(read_config_text(&fifo), None);
+        assert_eq!(
+            check_known_hosts(std::slice::from_ref(&fifo), "h", 22, b"key"),
+            HostKeyStatus::Unknown
+        );
+        let sparse = d.path().join("config");
+        std::fs::File::create(&sparse)
+            .unwrap()
+            .set_len(10 << 30)
+            .unwrap();
+        assert_eq!(read_config_text(&sparse), None);
+        let ok = d.path().join("ok");
+        std::fs::write(&ok, "https://u:p@h\n").unwrap();
+        assert_eq!(read_config_text(&ok).as_deref(), Some("https://u:p@h\n"));
+        // Opening the FIFO to see that it exists does not wait for a writer either.
+        assert!(crate::home::user_has_known_hosts(d.path()).unwrap());
+    }
 
     fn hexs(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()

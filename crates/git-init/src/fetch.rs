@@ -444,7 +444,7 @@ fn graft_local(repo: &Repository, wants: &[Fetched], depth: u64) -> Result<(), g
         }
     }
     let path = repo.path().join("shallow");
-    let mut lines: Vec<String> = std::fs::read_to_string(&path)
+    let mut lines: Vec<String> = crate::creds::read_config_text(&path)
         .unwrap_or_default()
         .lines()
         .map(str::to_string)
@@ -724,7 +724,7 @@ fn map_error(
 
 /// `true` when `path` is an existing directory without anything but `.git`.
 pub fn shallow_file(repo: &Repository) -> Vec<Oid> {
-    std::fs::read_to_string(repo.path().join("shallow"))
+    crate::creds::read_config_text(&repo.path().join("shallow"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| Oid::from_str(l.trim()).ok())

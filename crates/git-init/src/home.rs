@@ -99,7 +99,13 @@ pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
 
 /// Whether `<home>/.ssh/known_hosts` exists; other errors than "not found" are returned.
 pub fn user_has_known_hosts(home: &Path) -> std::io::Result<bool> {
-    match std::fs::File::open(home.join(".ssh/known_hosts")) {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: a FIFO there must not block the open.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(home.join(".ssh/known_hosts"));
+    match opened {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),

@@ -482,12 +482,11 @@ pub fn run(argv: &[String]) -> i32 {
     let opts = match flags::parse(program, argv.get(1..).unwrap_or(&[]), &default_termination) {
         Ok(o) => o,
         Err((goflag::FlagError::Help, usage)) => {
-            eprint!("{usage}");
+            goflag::print_failure(None, &usage);
             return 0;
         }
         Err((goflag::FlagError::Invalid(msg), usage)) => {
-            eprintln!("{msg}");
-            eprint!("{usage}");
+            goflag::print_failure(Some(&msg), &usage);
             return 2;
         }
     };
@@ -510,7 +509,7 @@ pub fn run(argv: &[String]) -> i32 {
                     refspec: &opts.refspec,
                     depth: opts.depth,
                 };
-                eprint!("{}", error::format_user_friendly_error(&ctx, &err));
+                goflag::print_failure(None, &error::format_user_friendly_error(&ctx, &err));
             } else {
                 log.log(Level::Fatal, caller::MAIN_FETCH, &msg);
             }

@@ -1,8 +1,6 @@
 //! `git-init` binary: see the library for the behaviour.
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv = goflag::utf8_argv_or_exit();
     std::process::exit(git_init::run(&argv));
 }

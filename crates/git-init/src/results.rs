@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use gocompat::files::{Mode, ReadError};
+
 /// Upstream's limit for the serialised message.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
@@ -84,14 +86,16 @@ fn parse_existing(data: &[u8]) -> Option<Vec<Entry>> {
 /// the file; fails above 4096 bytes (upstream's text).
 pub fn write_termination_message(path: &Path, entries: &[Entry]) -> Result<(), String> {
     let mut all = Vec::new();
-    match std::fs::read(path) {
+    // Bounded by what any step can have written; a larger file is unparseable, so replaced.
+    match gocompat::files::read_bounded(path, MAX_MESSAGE_LEN as u64) {
         Ok(data) => {
             if let Some(existing) = parse_existing(&data) {
                 all = existing;
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(go_io_error("open", path, &e)),
+        Err(ReadError::NotFound | ReadError::TooLarge { .. }) => {}
+        Err(ReadError::Io(op, e)) => return Err(go_io_error(op, path, &e)),
+        Err(e @ ReadError::NotRegular(_)) => return Err(e.text(path)),
     }
     all.extend_from_slice(entries);
     let out = encode(&all);
@@ -103,6 +107,8 @@ pub fn write_termination_message(path: &Path, entries: &[Entry]) -> Result<(), S
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o666);
+    // A FIFO planted after the read is refused (ENXIO), never waited on.
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
     let mut f = opts.open(path).map_err(|e| go_io_error("open", path, &e))?;
     f.write_all(out.as_bytes())
         .map_err(|e| go_io_error("write", path, &e))?;
@@ -112,12 +118,9 @@ pub fn write_termination_message(path: &Path, entries: &[Entry]) -> Result<(), S
 /// Writes `<dir>/<name>` whole (temporary file + rename), without a trailing newline.
 pub fn write_result_file(dir: &Path, name: &str, value: &str) -> Result<(), String> {
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.git-init.tmp"));
-    std::fs::write(&tmp, value.as_bytes()).map_err(|e| go_io_error("open", &tmp, &e))?;
-    std::fs::rename(&tmp, &target).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        go_io_error("rename", &target, &e)
-    })
+    // Mode 0666 before the umask, as Go's os.WriteFile creates it.
+    gocompat::files::write_whole(&target, value.as_bytes(), Mode::Umask(0o666), false)
+        .map_err(|e| go_io_error(e.op, &target, &e.err))
 }
 
 /// Go's `*PathError` text: `open /x: permission denied`.

@@ -114,61 +114,87 @@ fn trim_trailing_spaces(s: &str) -> String {
 
 /// git's `wildmatch`; with `pathname`, `*` and `?` do not match `/` and `**` spans directories.
 pub fn wildmatch(p: &[u8], t: &[u8], pathname: bool) -> bool {
-    wm(p, t, pathname, true)
+    wm(p, t, pathname, true) == Wm::Match
 }
 
-fn wm(p: &[u8], t: &[u8], pathname: bool, at_start: bool) -> bool {
+/// git's `dowild` outcomes. The two aborts prune the star loops as git does, so a pattern with
+/// many stars against a long path (both can come from a hostile repository or task) is
+/// polynomial, not exponential: `AbortAll` — the text ran out, no later start can match;
+/// `AbortToStarStar` — a single `*` would have to cross a `/`, only an outer `**` can help.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Wm {
+    Match,
+    NoMatch,
+    AbortAll,
+    AbortToStarStar,
+}
+
+fn wm(p: &[u8], t: &[u8], pathname: bool, at_start: bool) -> Wm {
     let Some(&c) = p.first() else {
-        return t.is_empty();
+        return if t.is_empty() { Wm::Match } else { Wm::NoMatch };
+    };
+    if t.is_empty() && c != b'*' {
+        return Wm::AbortAll;
+    }
+    let literal = |ok: bool, rest: &[u8], after_slash: bool| {
+        if ok {
+            wm(rest, &t[1..], pathname, after_slash)
+        } else {
+            Wm::NoMatch
+        }
     };
     match c {
-        b'\\' if p.len() > 1 => t.first() == Some(&p[1]) && wm(&p[2..], &t[1..], pathname, false),
-        b'?' => match t.first() {
-            Some(&x) if !(pathname && x == b'/') => wm(&p[1..], &t[1..], pathname, false),
-            _ => false,
-        },
+        b'\\' if p.len() > 1 => literal(t[0] == p[1], &p[2..], false),
+        b'?' => literal(!(pathname && t[0] == b'/'), &p[1..], false),
         b'*' => {
             let stars = p.iter().take_while(|&&x| x == b'*').count();
             let rest = &p[stars..];
             let double = pathname && stars >= 2 && at_start && (rest.is_empty() || rest[0] == b'/');
             if double {
                 if rest.is_empty() {
-                    return true;
+                    return Wm::Match;
                 }
                 // `**/rest`: zero or more leading directories.
                 let after = &rest[1..];
-                if wm(after, t, pathname, true) {
-                    return true;
-                }
-                for (i, &x) in t.iter().enumerate() {
-                    if x == b'/' && wm(after, &t[i + 1..], pathname, true) {
-                        return true;
-                    }
-                }
-                return false;
+                let mut starts = std::iter::once(0).chain(
+                    t.iter()
+                        .enumerate()
+                        .filter(|&(_, &x)| x == b'/')
+                        .map(|(i, _)| i + 1),
+                );
+                return starts
+                    .find_map(|start| match wm(after, &t[start..], pathname, true) {
+                        Wm::NoMatch | Wm::AbortToStarStar => None,
+                        decided => Some(decided),
+                    })
+                    .unwrap_or(Wm::AbortAll);
             }
+            // A single star matches `/` only without `pathname` (there `*` is `**`).
+            let match_slash = !pathname;
             for i in 0..=t.len() {
-                if wm(rest, &t[i..], pathname, false) {
-                    return true;
+                match wm(rest, &t[i..], pathname, false) {
+                    Wm::NoMatch => {}
+                    Wm::AbortToStarStar if match_slash => {}
+                    decided => return decided,
                 }
-                if i < t.len() && pathname && t[i] == b'/' {
-                    return false;
+                if i < t.len() && !match_slash && t[i] == b'/' {
+                    return Wm::AbortToStarStar;
                 }
             }
-            false
+            Wm::AbortAll
         }
         b'[' => {
-            let Some(&x) = t.first() else { return false };
+            let x = t[0];
             if pathname && x == b'/' {
-                return false;
+                return Wm::NoMatch;
             }
             match match_class(&p[1..], x) {
-                Some((ok, used)) => ok && wm(&p[1 + used..], &t[1..], pathname, false),
+                Some((ok, used)) => literal(ok, &p[1 + used..], false),
                 // An unterminated class is a literal '['.
-                None => x == b'[' && wm(&p[1..], &t[1..], pathname, false),
+                None => literal(x == b'[', &p[1..], false),
             }
         }
-        _ => t.first() == Some(&c) && wm(&p[1..], &t[1..], pathname, c == b'/'),
+        _ => literal(t[0] == c, &p[1..], c == b'/'),
     }
 }
 
@@ -242,6 +268,32 @@ mod tests {
         assert!(wildmatch(b"[a-c]?", b"bz", true));
         assert!(!wildmatch(b"[!a-c]", b"b", true));
         assert!(wildmatch(b"*.md", b"README.md", false));
+        assert!(wildmatch(b"*", b"", true));
+        assert!(!wildmatch(b"?", b"", true));
+        assert!(wildmatch(b"a*/b", b"ax/b", true));
+        assert!(!wildmatch(b"a*/b", b"ax/y/b", true));
+        assert!(wildmatch(b"**/a*b", b"x/y/aqqb", true));
+        assert!(wildmatch(b"a*b", b"a/x/b", false));
+    }
+
+    #[test]
+    fn pathological_patterns_are_answered() {
+        // Exponential for a plain backtracking matcher; git's aborts make it polynomial.
+        let text = "a".repeat(60);
+        for pathname in [true, false] {
+            assert!(!wildmatch(
+                b"*a*a*a*a*a*a*a*a*a*a*b",
+                text.as_bytes(),
+                pathname
+            ));
+            assert!(wildmatch(
+                b"*a*a*a*a*a*a*a*a*a*a*b",
+                format!("{text}b").as_bytes(),
+                pathname
+            ));
+        }
+        let deep = "a/".repeat(30) + "c";
+        assert!(!wildmatch(b"**/a*/**/a*/**/a*/**/b", deep.as_bytes(), true));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub mod caller {
     pub const RETRY: &str = "git/git.go:413";
     /// Not in upstream: fetch progress and other stepkit-only notices.
     pub const PROGRESS: &str = "git/git.go:210";
+    /// Not in upstream: a `$HOME` config file refused unread (FIFO, device, oversized).
+    pub const CONFIG_REFUSED: &str = "git/git.go:108";
     pub const MAIN_FRIENDLY: &str = "git-init/main.go:80";
     pub const MAIN_FETCH: &str = "git-init/main.go:85";
     pub const MAIN_REVISION: &str = "git-init/main.go:90";

@@ -11,6 +11,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+#[rustfmt::skip]
+mod isprint;
+
 /// A parsed flag value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -148,7 +151,9 @@ impl<'a> FlagSet<'a> {
                 return Err(FlagError::Invalid(format!("bad flag syntax: {s}")));
             }
             i += 1;
-            let (name, inline) = match body[1..].find('=') {
+            // Go scans bytes from index 1 (a name cannot start with `=`); `=` is ASCII, so the
+            // split is always on a char boundary, whatever the name's first char is.
+            let (name, inline) = match body.bytes().skip(1).position(|b| b == b'=') {
                 Some(pos) => (&body[..pos + 1], Some(&body[pos + 2..])),
                 None => (body, None),
             };
@@ -263,19 +268,63 @@ impl<'a> FlagSet<'a> {
         }
         out
     }
+}
 
+/// The process's argv as strings, for [`FlagSet::parse`] and the binaries' own argument handling.
+///
+/// Go takes argv as bytes; stepkit takes it as UTF-8 (Kubernetes `command`/`args` are JSON
+/// strings, so a pod's argv always is). An element that is not UTF-8 is refused rather than
+/// silently altered: `Err` is the one-line message (`argument <n> is not valid UTF-8: "<bytes>"`,
+/// the bytes Go-quoted) for the caller to print before exiting 2, like any flag error.
+pub fn utf8_argv(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
+    use std::os::unix::ffi::OsStringExt as _;
+    argv.into_iter()
+        .enumerate()
+        .map(|(index, arg)| {
+            arg.into_string().map_err(|bad| {
+                format!(
+                    "argument {index} is not valid UTF-8: {}",
+                    go_quote_bytes(&bad.into_vec())
+                )
+            })
+        })
+        .collect()
+}
+
+/// [`utf8_argv`] of `std::env::args_os()`, printing the error and exiting 2 on a non-UTF-8
+/// element.
+pub fn utf8_argv_or_exit() -> Vec<String> {
+    utf8_argv(std::env::args_os()).unwrap_or_else(|msg| {
+        print_failure(Some(&msg), "");
+        std::process::exit(2)
+    })
+}
+
+/// Writes a flag failure to stderr as Go does: the message line (if any), then `usage`. Write
+/// errors are ignored, so a closed or broken stderr cannot turn exit 2 (or 0) into a panic.
+pub fn print_failure(msg: Option<&str>, usage: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    if let Some(msg) = msg {
+        let _ = writeln!(err, "{msg}");
+    }
+    let _ = err.write_all(usage.as_bytes());
+}
+
+impl FlagSet<'_> {
     /// Parses like Go's `flag.CommandLine` with `ExitOnError`: on error prints the message and
     /// the usage to stderr and exits 2; on `-h` prints the usage and exits 0.
     pub fn parse_or_exit<S: AsRef<str>>(&mut self, args: &[S]) -> Parsed {
         match self.parse(args) {
             Ok(p) => p,
             Err(FlagError::Help) => {
-                eprint!("{}", self.usage());
+                print_failure(None, &self.usage());
                 std::process::exit(0);
             }
             Err(FlagError::Invalid(msg)) => {
-                eprintln!("{msg}");
-                eprint!("{}", self.usage());
+                print_failure(Some(&msg), &self.usage());
                 std::process::exit(2);
             }
         }
@@ -374,74 +423,92 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `strconv.ParseUint(s, 0, 64)` error kinds: `parse error` / `value out of range`.
+const PARSE_ERROR: &str = "parse error";
+const RANGE_ERROR: &str = "value out of range";
+
+/// Go's `strconv.ParseUint(s, 0, 64)` error kinds: `parse error` / `value out of range` (an
+/// overflow is reported as soon as it happens, before any later syntax error, as Go does).
 pub fn parse_uint(s: &str) -> Result<u64, &'static str> {
-    let (digits, radix) = split_radix(s).ok_or("parse error")?;
-    u128_from(digits, radix).and_then(|v| u64::try_from(v).map_err(|_| "value out of range"))
+    let bytes = s.as_bytes();
+    let (digits, base): (&[u8], u64) = match bytes {
+        [] => return Err(PARSE_ERROR),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'b') => (&bytes[2..], 2),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'o') => (&bytes[2..], 8),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'x') => (&bytes[2..], 16),
+        [b'0', ..] => (&bytes[1..], 8),
+        _ => (bytes, 10),
+    };
+    let mut underscores = false;
+    let mut value: u64 = 0;
+    for &c in digits {
+        let digit = match c {
+            b'_' => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => c - b'0',
+            c if c.is_ascii_alphabetic() => c.to_ascii_lowercase() - b'a' + 10,
+            _ => return Err(PARSE_ERROR),
+        };
+        if u64::from(digit) >= base {
+            return Err(PARSE_ERROR);
+        }
+        value = value
+            .checked_mul(base)
+            .and_then(|v| v.checked_add(u64::from(digit)))
+            .ok_or(RANGE_ERROR)?;
+    }
+    if underscores && !underscore_ok(s) {
+        return Err(PARSE_ERROR);
+    }
+    Ok(value)
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)`.
 pub fn parse_int(s: &str) -> Result<i64, &'static str> {
-    let (neg, rest) = match s.as_bytes().first() {
+    let (neg, unsigned) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (digits, radix) = split_radix(rest).ok_or("parse error")?;
-    let v = u128_from(digits, radix)?;
-    if neg {
-        if v > i64::MAX as u128 + 1 {
-            return Err("value out of range");
-        }
-        Ok((v as i128).wrapping_neg() as i64)
-    } else {
-        i64::try_from(v).map_err(|_| "value out of range")
-    }
-}
-
-/// Base prefix handling of Go's base-0 parsing; `_` separators are allowed only with a prefix
-/// (or a leading `0`), as in Go.
-fn split_radix(s: &str) -> Option<(String, u32)> {
-    if s.is_empty() {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let (body, radix, prefixed) = if lower.starts_with("0x") {
-        (&s[2..], 16, true)
-    } else if lower.starts_with("0o") {
-        (&s[2..], 8, true)
-    } else if lower.starts_with("0b") {
-        (&s[2..], 2, true)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8, true)
-    } else {
-        (s, 10, false)
+    let magnitude = match parse_uint(unsigned) {
+        Ok(v) => v,
+        Err(e) if e == RANGE_ERROR => u64::MAX,
+        Err(e) => return Err(e),
     };
-    if body.contains('_') && (!prefixed || !underscore_ok(s)) {
-        return None;
+    const CUTOFF: u64 = 1 << 63;
+    if neg {
+        if magnitude > CUTOFF {
+            return Err(RANGE_ERROR);
+        }
+        Ok((magnitude as i128).wrapping_neg() as i64)
+    } else if magnitude >= CUTOFF {
+        Err(RANGE_ERROR)
+    } else {
+        Ok(magnitude as i64)
     }
-    let digits: String = body.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
-        return None;
-    }
-    Some((digits, radix))
 }
 
-/// Go's `underscoreOK`: underscores only between digits (or after the base prefix).
+/// Go's `underscoreOK`: underscores only between digits (a base prefix counts as a digit);
+/// hex letters are digits only after `0x`.
 fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
+    let mut b = s.as_bytes();
+    if let [b'-' | b'+', rest @ ..] = b {
+        b = rest;
+    }
     let mut saw = b'^';
     let mut i = 0;
+    let mut hex = false;
     if b.len() >= 2 && b[0] == b'0' {
         let c = b[1].to_ascii_lowercase();
         if c == b'x' || c == b'o' || c == b'b' {
             i = 2;
             saw = b'0';
+            hex = c == b'x';
         }
     }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_hexdigit() {
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
             saw = b'0';
         } else if c == b'_' {
             if saw != b'0' {
@@ -454,25 +521,8 @@ fn underscore_ok(s: &str) -> bool {
             }
             saw = b'!';
         }
-        i += 1;
     }
     saw != b'_'
-}
-
-fn u128_from(digits: String, radix: u32) -> Result<u128, &'static str> {
-    let mut v: u128 = 0;
-    for c in digits.chars() {
-        let d = c.to_digit(radix).ok_or("parse error")? as u128;
-        v = v * radix as u128 + d;
-        if v > u64::MAX as u128 + 1 {
-            // Keep scanning for syntax errors, like Go, but the value is out of range.
-            for rest in digits.chars() {
-                rest.to_digit(radix).ok_or("parse error")?;
-            }
-            return Err("value out of range");
-        }
-    }
-    Ok(v)
 }
 
 /// Go's `strconv.ParseFloat(s, 64)` for the forms a command line uses.
@@ -485,9 +535,17 @@ pub fn parse_float(s: &str) -> Result<f64, &'static str> {
             .parse::<f64>()
             .map_err(|_| "parse error");
     }
-    if s.contains('_') {
-        return Err("parse error");
-    }
+    // Go allows digit separators where `underscoreOK` does; Rust's parser has none.
+    let without_separators;
+    let s = if s.contains('_') {
+        if !underscore_ok(s) {
+            return Err(PARSE_ERROR);
+        }
+        without_separators = s.replace('_', "");
+        without_separators.as_str()
+    } else {
+        s
+    };
     match s.parse::<f64>() {
         Ok(v) if v.is_infinite() => Err("value out of range"),
         Ok(v) => Ok(v),
@@ -662,8 +720,40 @@ fn frac_string(v: u64, div: u64) -> String {
 
 /// Go's `strconv.Quote` (`%q`) for the strings flag errors show.
 pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    go_quote_bytes(s.as_bytes())
+}
+
+/// Go's `strconv.Quote` of a byte string: a byte that is not part of valid UTF-8 is `\xNN`.
+pub fn go_quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        quote_chars(&mut out, chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `strconv.IsPrint`: what `%q` shows as itself (the table is generated from Go).
+pub fn is_print(c: char) -> bool {
+    let n = c as u32;
+    isprint::NOT_PRINTABLE
+        .binary_search_by(|&(lo, hi)| {
+            if hi < n {
+                std::cmp::Ordering::Less
+            } else if lo > n {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_err()
+}
+
+fn quote_chars(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -678,7 +768,7 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() => {
+            c if !is_print(c) => {
                 let n = c as u32;
                 if n <= 0xffff {
                     let _ = write!(out, "\\u{n:04x}");
@@ -689,8 +779,6 @@ pub fn go_quote(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -788,6 +876,51 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_names_are_errors_not_panics() {
+        let mut fs = set();
+        for (arg, name) in [
+            ("-é", "é"),
+            ("--é=1", "é"),
+            ("-日本=x=y", "日本"),
+            ("-\u{1F600}", "\u{1F600}"),
+        ] {
+            assert_eq!(
+                fs.parse(&[arg]).unwrap_err(),
+                FlagError::Invalid(format!("flag provided but not defined: -{name}"))
+            );
+        }
+        let mut fs = FlagSet::new("x");
+        fs.string("é", "", "");
+        let p = fs.parse(&["-é=ü", "rest"]).unwrap();
+        assert_eq!(p.str("é"), "ü");
+        assert_eq!(p.args(), &["rest"]);
+    }
+
+    #[test]
+    fn quoting_escapes_what_go_does_not_print() {
+        assert_eq!(go_quote("a\u{a0}b"), "\"a\\u00a0b\"");
+        assert_eq!(go_quote("\u{200b}\u{feff}"), "\"\\u200b\\ufeff\"");
+        assert_eq!(go_quote("\u{e0001}"), "\"\\U000e0001\"");
+        assert_eq!(go_quote("é日本\u{1F600}"), "\"é日本\u{1F600}\"");
+        assert_eq!(go_quote("\u{85}"), "\"\\u0085\"");
+    }
+
+    #[test]
+    fn argv_must_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let ok = utf8_argv(["prog", "-é"].map(std::ffi::OsString::from)).unwrap();
+        assert_eq!(ok, ["prog", "-é"]);
+        let bad = utf8_argv([
+            std::ffi::OsString::from("prog"),
+            std::ffi::OsString::from_vec(b"-\xff\xc3\xa9\n".to_vec()),
+        ]);
+        assert_eq!(
+            bad.unwrap_err(),
+            "argument 1 is not valid UTF-8: \"-\\xff\u{e9}\\n\""
+        );
+    }
+
+    #[test]
     fn func_error_is_flag_error() {
         let mut fs = FlagSet::new("x");
         fs.func("basic-docker", "", |v| {
@@ -857,7 +990,16 @@ mod tests {
         assert_eq!(parse_uint("010"), Ok(8));
         assert_eq!(parse_uint("0b11"), Ok(3));
         assert_eq!(parse_uint("0o17"), Ok(15));
-        assert_eq!(parse_uint("1_000"), Err("parse error"));
+        assert_eq!(parse_uint("1_000"), Ok(1000));
+        assert_eq!(parse_uint("1__0"), Err("parse error"));
+        assert_eq!(parse_uint("0x"), Err("parse error"));
+        assert_eq!(
+            parse_uint("99999999999999999999x"),
+            Err("value out of range")
+        );
+        assert_eq!(parse_float("1_0"), Ok(10.0));
+        assert_eq!(parse_float("1_e5"), Err("parse error"));
+        assert_eq!(parse_float("in_f"), Err("parse error"));
         assert_eq!(parse_uint("0x_1_0"), Ok(16));
         assert_eq!(parse_uint(""), Err("parse error"));
         assert_eq!(

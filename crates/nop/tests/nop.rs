@@ -71,3 +71,17 @@ fn run_indefinitely_stops_on_sigterm() {
 fn run_indefinitely_stops_on_sigint() {
     waits_until(Signal::SIGINT, "interrupt");
 }
+
+#[test]
+fn hostile_arguments_are_ignored_too() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(NOP)
+        .arg("-é")
+        .arg(std::ffi::OsStr::from_bytes(b"-\xff"))
+        .arg("---x")
+        .output()
+        .expect("run nop");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(err.lines().map(message).collect::<Vec<_>>(), ["Exiting..."]);
+}

@@ -12,14 +12,15 @@
 mod json;
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::OpenOptions;
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use flate2::write::DeflateEncoder;
 use flate2::{Compression, Decompress, FlushDecompress, Status};
+use gocompat::files;
 use gocompat::{base64 as gobase64, fs as gofs};
 
 /// Largest message the entrypoint may write (Kubernetes truncates longer ones).
@@ -194,6 +195,9 @@ pub enum WriteError {
     TooLarge,
     /// Reading the existing message or writing the new one failed.
     Io { path: PathBuf, source: io::Error },
+    /// The file at the termination path is not a regular file (a FIFO, a device): the one-line
+    /// text naming it.
+    NotRegular(String),
 }
 
 impl fmt::Display for WriteError {
@@ -209,6 +213,7 @@ impl fmt::Display for WriteError {
                 };
                 f.write_str(&gofs::path_error(op, path, source))
             }
+            WriteError::NotRegular(text) => f.write_str(text),
         }
     }
 }
@@ -216,7 +221,7 @@ impl fmt::Display for WriteError {
 impl std::error::Error for WriteError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            WriteError::TooLarge => None,
+            WriteError::TooLarge | WriteError::NotRegular(_) => None,
             WriteError::Io { source, .. } => Some(source),
         }
     }
@@ -237,7 +242,18 @@ pub fn write_message(path: &Path, entries: &[RunResult], compress: bool) -> Resu
     };
     let mut all: Vec<RunResult> = Vec::new();
     match read_existing(path) {
-        Ok(Some(contents)) => {
+        Err(files::ReadError::TooLarge { .. }) => {
+            // Not a message a step wrote (those are at most 4096 bytes): unparseable.
+            if compress {
+                golog_warn(path, &format!("larger than {MAX_MESSAGE_SIZE} bytes"));
+            }
+        }
+        Err(e @ files::ReadError::NotRegular(_)) => {
+            return Err(WriteError::NotRegular(e.text(path)));
+        }
+        Err(files::ReadError::Io(_, err)) => return Err(io_err(err)),
+        Err(files::ReadError::NotFound) => {}
+        Ok(contents) => {
             let blank = json::go_lossy_utf8(&contents)
                 .chars()
                 .all(char::is_whitespace);
@@ -252,8 +268,6 @@ pub fn write_message(path: &Path, entries: &[RunResult], compress: bool) -> Resu
                 }
             }
         }
-        Ok(None) => {}
-        Err(err) => return Err(io_err(err)),
     }
     all.extend_from_slice(entries);
 
@@ -277,21 +291,17 @@ pub fn write_message(path: &Path, entries: &[RunResult], compress: bool) -> Resu
         .create(true)
         .truncate(true)
         .mode(0o666)
+        // A FIFO planted after the read is refused (ENXIO), never waited on.
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(io_err)?;
     file.write_all(&output).map_err(io_err)?;
     file.sync_all().map_err(io_err)
 }
 
-fn read_existing(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let mut file = match fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut contents = Vec::new();
-    file.read_to_end(&mut contents)?;
-    Ok(Some(contents))
+/// The existing message, bounded by what any step can have written ([`MAX_MESSAGE_SIZE`]).
+fn read_existing(path: &Path) -> Result<Vec<u8>, files::ReadError> {
+    files::read_bounded(path, MAX_MESSAGE_SIZE as u64)
 }
 
 /// Upstream warns (slog, stderr) only when compressing; the plain path stays silent.

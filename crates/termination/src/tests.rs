@@ -2,6 +2,7 @@
 //! (`tests/gocompat/main.go`).
 
 use super::*;
+use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 fn entry(key: &str, value: &str) -> RunResult {
@@ -510,4 +511,41 @@ fn unpaired_surrogate_escapes_become_replacement_chars() {
     assert_eq!(got[0].value, "\u{fffd}x\u{fffd}\u{fffd}A".as_bytes());
     let got = parse_message(br#"[{"key":"a","value":"\ud83d\ude00"}]"#).unwrap();
     assert_eq!(got[0].value, "😀".as_bytes());
+}
+
+#[test]
+fn hostile_existing_termination_files() {
+    let d = tempfile::tempdir().unwrap();
+    // A FIFO nobody writes to: refused with one line naming it, without blocking.
+    let fifo = d.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let err = write_message(&fifo, &[entry("a", "b")], false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("read {}: not a regular file (fifo)", fifo.display())
+    );
+    // A symlink to /dev/zero: refused the same way, nothing written through it.
+    let zero = d.path().join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let err = write_message(&zero, &[entry("a", "b")], false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "read {}: not a regular file (character device)",
+            zero.display()
+        )
+    );
+    // A sparse 10 GiB file: not a message any step wrote, so replaced like garbage.
+    let sparse = d.path().join("sparse");
+    fs::File::create(&sparse)
+        .unwrap()
+        .set_len(10 << 30)
+        .unwrap();
+    write_message(&sparse, &[entry("a", "b")], true).unwrap();
+    assert_eq!(
+        fs::read_to_string(&sparse).unwrap(),
+        r#"[{"key":"a","value":"b"}]"#
+    );
 }

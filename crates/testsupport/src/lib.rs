@@ -5,6 +5,8 @@
 //! `STEPKIT_REQUIRE_ALL=1` (CI sets it) the same call fails the test, so a missing install step
 //! can never turn into a green run that tested nothing.
 
+pub mod argv;
+
 use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

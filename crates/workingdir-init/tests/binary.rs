@@ -128,3 +128,24 @@ fn permission_denied_is_reported_like_go() {
     assert!(ws.join("first").is_dir());
     assert!(!ws.join("never").exists(), "stops at the first failure");
 }
+
+#[test]
+fn argv_that_is_not_utf8_is_refused_before_any_mkdir() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("workspace");
+    fs::create_dir(&ws).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_workingdir-init"))
+        .arg("first")
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xc3"))
+        .current_dir(&ws)
+        .env("STEPKIT_WORKSPACE_DIR", &ws)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "argument 2 is not valid UTF-8: \"caf\\xc3\"\n"
+    );
+    assert_eq!(fs::read_dir(&ws).unwrap().count(), 0, "nothing created");
+}
