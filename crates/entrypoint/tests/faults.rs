@@ -1126,7 +1126,6 @@ fn sigkill_at_every_file_syscall_leaves_a_consistent_state() {
 /// The same sweep: a successor that runs (post file `out`) always finds `exitCode` complete,
 /// whichever way and in whichever order the two files are written.
 #[test]
-#[ignore = "exitCode is written after the post file today; issue 13 reorders them (helper h3)"]
 fn sigkill_at_every_file_syscall_never_leaves_out_without_exit_code() {
     if !can_strace() {
         return;
