@@ -376,10 +376,10 @@ fn hermetic_child_has_no_network() {
         && o.stderr
             .contains("cannot create user/pid/net/mount namespaces")
     {
-        eprintln!(
-            "SKIP hermetic_child_has_no_network: user namespaces unavailable here ({})",
+        testsupport::skip(format!(
+            "hermetic_child_has_no_network: user namespaces unavailable here ({})",
             o.stderr.trim()
-        );
+        ));
         return;
     }
     assert_eq!(o.code, Some(0), "{}", o.stderr);
