@@ -1085,7 +1085,7 @@ def main() -> int:
             h.setup()
         except Skip as why:
             print(f"e2e: skipped: {why}")
-            if os.environ.get("STEPKIT_E2E_REQUIRE") == "1":
+            if "1" in (os.environ.get("STEPKIT_E2E_REQUIRE"), os.environ.get("STEPKIT_REQUIRE_ALL")):
                 return 1
             return 0
         for name in chosen:
