@@ -4,6 +4,9 @@
 //! it calls [`skip`] and returns. On a developer's machine that prints a `SKIP:` line; under
 //! `STEPKIT_REQUIRE_ALL=1` (CI sets it) the same call fails the test, so a missing install step
 //! can never turn into a green run that tested nothing.
+//!
+//! Also here: [`GroupChild`], so a server a test starts dies with everything it forked, and
+//! [`with_unprivileged_file_access`], so permission tests mean something when run as root.
 
 use std::fmt::Display;
 use std::io;
