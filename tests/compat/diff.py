@@ -889,9 +889,20 @@ def main():
         print("SKIP: needs root for mount namespaces")
         # Under STEPKIT_REQUIRE_ALL=1 (CI) nothing may be skipped.
         return 1 if os.environ.get("STEPKIT_REQUIRE_ALL") == "1" else 0
-    for r in ROOTS:
-        if not os.path.isdir(r):
-            os.makedirs(r)
+    created = [r for r in ROOTS if not os.path.isdir(r)]
+    for r in created:
+        os.makedirs(r)
+    try:
+        return compare(a, scs)
+    finally:
+        for r in created:  # mount points only: the tmpfs mounts lived in private namespaces
+            try:
+                os.rmdir(r)
+            except OSError as e:
+                print("diff.py: %s left in place: %s" % (r, e), file=sys.stderr)
+
+
+def compare(a, scs):
     IGNORE.extend(a.ignore)
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
