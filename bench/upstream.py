@@ -48,7 +48,8 @@ def _tail(text, lines=4):
 def ensure(key, cache_root, log):
     """Return (path, info) for a cached or freshly built upstream entrypoint, or (None, reason)."""
     version, tags, label = BUILDS[key]
-    outdir = os.path.join(cache_root, key)
+    # Absolute: the fallback `go build -o` runs inside the module directory.
+    outdir = os.path.join(os.path.abspath(cache_root), key)
     binary = os.path.join(outdir, "entrypoint")
     stamp_file = os.path.join(outdir, "build.json")
     go = shutil.which("go")

@@ -19,8 +19,8 @@ E2E_DIR=${STEPKIT_E2E_DIR:-$ROOT/target/e2e}
 
 skip() {
   echo "e2e: skipped: $*"
-  if [ "${STEPKIT_E2E_REQUIRE:-0}" = 1 ]; then
-    echo "e2e: STEPKIT_E2E_REQUIRE=1, so a skip is a failure" >&2
+  if [ "${STEPKIT_E2E_REQUIRE:-0}" = 1 ] || [ "${STEPKIT_REQUIRE_ALL:-0}" = 1 ]; then
+    echo "e2e: STEPKIT_E2E_REQUIRE=1 or STEPKIT_REQUIRE_ALL=1, so a skip is a failure" >&2
     exit 1
   fi
   exit 0

@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -96,12 +97,18 @@ def free_port():
 
 
 class Daemon:
+    """`git-daemon` itself (not the `git` wrapper, whose kill would orphan the daemon), in a
+    session of its own so stop() also ends its per-connection children."""
+
     def __init__(self, base, env):
         self.port = free_port()
+        exec_path = subprocess.run(["git", "--exec-path"], env=env, capture_output=True,
+                                   text=True, check=True).stdout.strip()
         self.proc = subprocess.Popen(
-            ["git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
-             "--listen=127.0.0.1", f"--port={self.port}", base],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [os.path.join(exec_path, "git-daemon"), "--reuseaddr", f"--base-path={base}",
+             "--export-all", "--listen=127.0.0.1", f"--port={self.port}", base],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         deadline = time.time() + 10
         while True:
             try:
@@ -117,7 +124,10 @@ class Daemon:
         return f"git://127.0.0.1:{self.port}/{name}"
 
     def stop(self):
-        self.proc.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         self.proc.wait()
 
 

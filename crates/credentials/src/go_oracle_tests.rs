@@ -1,7 +1,7 @@
 //! Differential tests against the Go toolchain: the same inputs go through Go's `net/url`
 //! and `encoding/json` (a tiny program written here, stdlib only) and through this crate's
-//! re-implementations; outputs must be byte-identical and errors must agree. Skipped, with a
-//! printed reason, when `go` is not installed.
+//! re-implementations; outputs must be byte-identical and errors must agree. Without `go`
+//! (1.26 or later) they call `testsupport::skip` (a failure under `STEPKIT_REQUIRE_ALL=1`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -99,15 +99,7 @@ fn unhex(s: &str) -> String {
 
 /// Runs the Go program on `requests`; `None` (with a printed reason) when Go is unavailable.
 fn go(requests: &[(&str, Vec<Vec<u8>>)]) -> Option<Vec<String>> {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        println!("SKIP: the Go toolchain is not installed; differential tests not run");
-        return None;
-    }
+    testsupport::need_tool("go")?;
     let dir = tempfile::tempdir().unwrap();
     // go 1.26 as in upstream's go.mod: selects the same GODEBUG defaults (urlstrictcolons).
     std::fs::write(dir.path().join("go.mod"), "module oracle\n\ngo 1.26\n").unwrap();
@@ -142,7 +134,7 @@ fn go(requests: &[(&str, Vec<Vec<u8>>)]) -> Option<Vec<String>> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("go.mod requires go") || err.contains("toolchain") {
-            println!("SKIP: local Go is older than 1.26: {err}");
+            testsupport::skip(format!("local Go is older than 1.26: {err}"));
             return None;
         }
         panic!("go run failed: {err}");

@@ -3,8 +3,8 @@
 //! Runs as root and drops to the `nobody` user for the step side: the test binary re-executes
 //! itself (test `step_child`) under that uid to write `/tekton/creds` and call
 //! `copy_to_home` like the entrypoint does, then runs `git`, `cat` and `ssh -G` as the same uid
-//! with the returned fallback environment. Skips (with the reason printed) when not root or
-//! when a tool is missing.
+//! with the returned fallback environment. Not root, or a tool missing: `testsupport::skip`
+//! (a failure under `STEPKIT_REQUIRE_ALL=1`).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -46,21 +46,15 @@ fn as_user(cmd: &mut Command, uid: u32, gid: u32) -> &mut Command {
     }
 }
 
-fn which(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// The step side, run as the unprivileged user: parse flags, write, copy to $HOME.
+/// The step side, run as the unprivileged user: parse flags, write, copy to $HOME. Ignored on
+/// its own (it asserts nothing); `run_child` runs it with `--ignored`.
 #[test]
+#[ignore = "the step side of the non-root tests, run by run_child"]
 fn step_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(CHILD_ENV).is_some(),
+        "run by run_child only"
+    );
     let layout = stepkit_layout::Layout::from_env();
     let state = std::cell::RefCell::new(credentials::Credentials::new(layout.clone()));
     let mut fs = goflag::FlagSet::new("entrypoint");
@@ -136,11 +130,17 @@ fn run_child(
     fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
     fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = Command::new(exe);
-    cmd.args(["--exact", "step_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .env("STEPKIT_TEKTON_DIR", &s.tekton)
-        .env("HOME", home)
-        .env_remove("GIT_CONFIG_COUNT");
+    cmd.args([
+        "--exact",
+        "step_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, "1")
+    .env("STEPKIT_TEKTON_DIR", &s.tekton)
+    .env("HOME", home)
+    .env_remove("GIT_CONFIG_COUNT");
     // Another test thread forking while the copy was open for writing keeps a write handle
     // alive in its child for a moment: exec then fails with ETXTBSY, so try again.
     as_user(&mut cmd, uid, gid);
@@ -157,7 +157,9 @@ fn run_child(
     let out = match started {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            println!("SKIP: cannot execute the test binary from the temp dir as uid {uid}: {e}");
+            testsupport::skip(format!(
+                "cannot execute the test binary from the temp dir as uid {uid}: {e}"
+            ));
             return None;
         }
         Err(e) => panic!("cannot start the step child: {e}"),
@@ -213,13 +215,11 @@ fn tool(
 }
 
 fn check_fallbacks(home: &Path, expect_cause: &str) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("SKIP: needs root to drop privileges to an unprivileged uid");
+    if !testsupport::need_root("drop privileges to an unprivileged uid") {
         return;
     }
     let Some((uid, gid)) = nobody() else {
-        println!("SKIP: no `nobody` user in the passwd database");
+        testsupport::skip("no `nobody` user in the passwd database");
         return;
     };
     let s = setup(uid, gid);
@@ -266,9 +266,7 @@ fn check_fallbacks(home: &Path, expect_cause: &str) {
         "{out}"
     );
 
-    if !which("git") {
-        println!("SKIP (git part): git not installed");
-    } else {
+    if testsupport::need_tool("git").is_some() {
         let (ok, out, err) = tool(
             &home,
             &env,
@@ -292,9 +290,7 @@ fn check_fallbacks(home: &Path, expect_cause: &str) {
         assert!(out.contains(&format!("password={PASSWORD}\n")), "{out}");
     }
 
-    if !which("ssh") {
-        println!("SKIP (ssh part): ssh not installed");
-    } else {
+    if testsupport::need_tool("ssh").is_some() {
         let (ok, out, err) = tool(
             &home,
             &env,

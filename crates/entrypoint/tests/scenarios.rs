@@ -518,7 +518,9 @@ fn sigterm_while_waiting_as_pid1_exits_2() {
     {
         Ok(ch) => ch,
         Err(e) => {
-            eprintln!("SKIP sigterm_while_waiting_as_pid1_exits_2: no unshare ({e})");
+            testsupport::skip(format!(
+                "sigterm_while_waiting_as_pid1_exits_2: no unshare ({e})"
+            ));
             return;
         }
     };
@@ -535,10 +537,10 @@ fn sigterm_while_waiting_as_pid1_exits_2() {
     });
     let Some(pid) = pid else {
         let o = finish(child, LONG);
-        eprintln!(
-            "SKIP sigterm_while_waiting_as_pid1_exits_2: unshare -p unavailable ({})",
+        testsupport::skip(format!(
+            "sigterm_while_waiting_as_pid1_exits_2: unshare -p unavailable ({})",
             o.stderr.trim()
-        );
+        ));
         return;
     };
     std::thread::sleep(Duration::from_millis(100));

@@ -326,8 +326,7 @@ fn run_case(f: &Fixture, d: &Daemon, root: &Path, c: &Case) -> Result<(), String
 
 #[test]
 fn clones_match_the_git_cli() {
-    if let Err(why) = daemon_available() {
-        eprintln!("SKIP: {why}");
+    if skip_without_daemon() {
         return;
     }
     let t = tempfile::tempdir().unwrap();

@@ -10,8 +10,7 @@ use common::*;
 
 #[test]
 fn basic_auth_from_the_credential_store() {
-    if let Err(why) = daemon_available() {
-        eprintln!("SKIP: {why}");
+    if skip_without_daemon() {
         return;
     }
     let t = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use common::httpgit::HttpGit;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// Bytes in both directions between a TLS client and the plain HTTP server.
 const FORWARDER: &str = r#"
@@ -73,17 +73,11 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
 
+/// The Python forwarder, killed (with its process group) on drop.
 struct Forwarder {
-    child: Child,
+    _process: testsupport::GroupChild,
     port: u16,
     proxy_port: u16,
-}
-
-impl Drop for Forwarder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn tools_available() -> Result<(), String> {
@@ -195,16 +189,17 @@ fn start_forwarder(dir: &Path, backend: u16) -> Forwarder {
 
 /// The TLS forwarder presenting `<cert>.pem`.
 fn start_forwarder_with(dir: &Path, cert: &str, backend: u16) -> Forwarder {
-    let mut child = Command::new("python3")
-        .args(["-c", FORWARDER])
-        .arg(dir.join(format!("{cert}.pem")))
-        .arg(dir.join(format!("{cert}.key")))
-        .arg(backend.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start python3");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut process = testsupport::GroupChild::spawn(
+        Command::new("python3")
+            .args(["-c", FORWARDER])
+            .arg(dir.join(format!("{cert}.pem")))
+            .arg(dir.join(format!("{cert}.key")))
+            .arg(backend.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .expect("start python3");
+    let mut out = BufReader::new(process.child().stdout.take().unwrap());
     let mut next_port = || {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
@@ -213,7 +208,7 @@ fn start_forwarder_with(dir: &Path, cert: &str, backend: u16) -> Forwarder {
     let port = next_port();
     let proxy_port = next_port();
     Forwarder {
-        child,
+        _process: process,
         port,
         proxy_port,
     }

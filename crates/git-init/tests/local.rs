@@ -432,12 +432,12 @@ fn works_as_uid_65532_without_passwd_entry() {
     if skip_without_git() {
         return;
     }
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let setpriv = std::path::Path::new("/usr/bin/setpriv");
-    if !is_root || !setpriv.exists() {
-        eprintln!("SKIP: needs root and /usr/bin/setpriv to switch to uid 65532");
+    if !testsupport::need_root("switch to uid 65532") {
         return;
     }
+    let Some(setpriv) = testsupport::need_tool("setpriv") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
     let (src, head) = simple_repo(root);
@@ -448,7 +448,7 @@ fn works_as_uid_65532_without_passwd_entry() {
     }
     for with_home in [true, false] {
         let out = root.join("ws").join(if with_home { "a" } else { "b" });
-        let mut cmd = std::process::Command::new(setpriv);
+        let mut cmd = std::process::Command::new(&setpriv);
         cmd.args([
             "--reuid=65532",
             "--regid=65532",

@@ -10,21 +10,15 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
+/// sshd and the session processes it forks, killed as a group on drop.
 struct Sshd {
-    child: Child,
+    _process: testsupport::GroupChild,
     port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn available() -> Result<(), String> {
@@ -72,14 +66,18 @@ fn start_sshd(dir: &Path, authorized: &Path) -> Sshd {
         ),
     );
     let _ = std::fs::create_dir_all("/run/sshd");
-    let child = Command::new(SSHD)
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sshd");
-    let sshd = Sshd { child, port };
+    let process = testsupport::GroupChild::spawn(
+        Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("start sshd");
+    let sshd = Sshd {
+        _process: process,
+        port,
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "sshd did not start");
@@ -91,7 +89,7 @@ fn start_sshd(dir: &Path, authorized: &Path) -> Sshd {
 #[test]
 fn clone_over_ssh_with_keys_config_and_host_key_checks() {
     if let Err(why) = available() {
-        eprintln!("SKIP: {why}");
+        testsupport::skip(why);
         return;
     }
     let t = tempfile::tempdir().unwrap();

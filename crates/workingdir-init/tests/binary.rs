@@ -101,10 +101,7 @@ fn permission_denied_is_reported_like_go() {
     let args = ["first", "ro/foo/bar", "never"];
     let out = if fs::create_dir(ro.join("probe")).is_ok() {
         // Root ignores permissions: run the binary as nobody instead, if possible.
-        if Command::new("setpriv").arg("--version").output().is_err() {
-            eprintln!(
-                "SKIP permission_denied_is_reported_like_go: root and no setpriv to drop privileges"
-            );
+        if testsupport::need_tool("setpriv").is_none() {
             return;
         }
         fs::remove_dir(ro.join("probe")).unwrap();

@@ -1,8 +1,8 @@
 //! Differential tests against Go's standard library (`gooracle/main.go`): upstream's two
 //! reference patterns under Go `regexp`, the result-index pattern, Tekton's result-value
 //! decoding, and `encoding/json` decoding of when-expressions, `provenance.json` (re-marshalled)
-//! and `TEKTON_PLATFORM_COMMANDS`, over deterministic pseudo-random inputs. Skipped (with a
-//! printed reason) when no `go` toolchain is installed.
+//! and `TEKTON_PLATFORM_COMMANDS`, over deterministic pseudo-random inputs. Without a `go`
+//! toolchain they call `testsupport::skip` (a failure under `STEPKIT_REQUIRE_ALL=1`).
 
 use super::*;
 use serde_json::Value;
@@ -14,10 +14,7 @@ use std::sync::OnceLock;
 fn oracle() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        if Command::new("go").arg("version").output().is_err() {
-            eprintln!("SKIP: `go` not found in PATH; Go differential tests not run");
-            return None;
-        }
+        testsupport::need_tool("go")?;
         let dir = std::env::temp_dir().join("stepkit-substitute-gooracle");
         std::fs::create_dir_all(&dir).unwrap();
         let bin = dir.join(format!("gooracle-{}", std::process::id()));

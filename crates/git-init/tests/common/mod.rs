@@ -7,7 +7,7 @@ pub mod httpgit;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Environment that keeps the machine's git configuration out of the tests.
@@ -59,17 +59,10 @@ pub fn make_home(root: &Path) -> PathBuf {
     home
 }
 
-/// True (after printing why) when the git CLI is missing.
+/// True when the git CLI is missing, after [`testsupport::skip`] (a failure under
+/// `STEPKIT_REQUIRE_ALL=1`).
 pub fn skip_without_git() -> bool {
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP: the git CLI is not installed");
-        return true;
-    }
-    false
+    testsupport::need_tool("git").is_none()
 }
 
 pub fn write(path: &Path, content: &str) {
@@ -79,34 +72,52 @@ pub fn write(path: &Path, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
-/// Whether the git CLI and `git daemon` are installed.
-pub fn daemon_available() -> Result<(), String> {
+/// The `git-daemon` program, run directly (not through the `git` wrapper, which a kill would
+/// stop while leaving the daemon it forked running).
+pub fn git_daemon_program() -> Result<PathBuf, String> {
     let out = Command::new("git")
         .arg("--exec-path")
         .output()
         .map_err(|e| format!("git CLI not installed: {e}"))?;
-    let exec = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !exec.join("git-daemon").exists() {
+    let program = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon");
+    if !program.exists() {
         return Err(format!(
-            "git daemon not installed ({} missing; Debian package `git-daemon-run` or `git`)",
-            exec.join("git-daemon").display()
+            "git daemon not installed ({} missing; Debian package `git`)",
+            program.display()
         ));
     }
-    Ok(())
+    Ok(program)
 }
 
-/// A `git daemon` serving `base` on a free 127.0.0.1 port; killed on drop.
+/// Whether the git CLI and `git daemon` are installed.
+pub fn daemon_available() -> Result<(), String> {
+    git_daemon_program().map(drop)
+}
+
+/// True when the git CLI or `git daemon` is missing, after [`testsupport::skip`].
+pub fn skip_without_daemon() -> bool {
+    match daemon_available() {
+        Ok(()) => false,
+        Err(why) => {
+            testsupport::skip(why);
+            true
+        }
+    }
+}
+
+/// A `git daemon` serving `base` on a free 127.0.0.1 port; on drop its process group (the
+/// daemon and its per-connection children) is killed.
 pub struct Daemon {
-    child: Child,
+    _process: testsupport::GroupChild,
     pub port: u16,
 }
 
 impl Daemon {
     pub fn start(base: &Path, home: &Path) -> Daemon {
         let port = free_port();
-        let mut cmd = Command::new("git");
+        let program = git_daemon_program().expect("git daemon");
+        let mut cmd = Command::new(program);
         cmd.args([
-            "daemon",
             "--reuseaddr",
             &format!("--base-path={}", base.display()),
             "--export-all",
@@ -117,8 +128,11 @@ impl Daemon {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         git_env(&mut cmd, home);
-        let child = cmd.spawn().expect("start git daemon");
-        let d = Daemon { child, port };
+        let process = testsupport::GroupChild::spawn(&mut cmd).expect("start git daemon");
+        let d = Daemon {
+            _process: process,
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "git daemon did not start");
@@ -129,13 +143,6 @@ impl Daemon {
 
     pub fn url(&self, repo: &str) -> String {
         format!("git://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
