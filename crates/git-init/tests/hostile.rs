@@ -872,3 +872,41 @@ fn symlinked_submodule_git_dirs_in_a_reused_volume_are_refused() {
         "{last}"
     );
 }
+
+#[test]
+fn an_oversized_gitmodules_is_refused_with_one_line() {
+    if no_git() {
+        return;
+    }
+    // `.gitmodules` is read bounded, like every file git-init does not own (16 MiB, the bound
+    // of the other git config files). git would parse a larger one; git-init refuses it
+    // (stricter): one line naming the file, exit 1, the checkout left as written and no
+    // submodule cloned. (The read itself is tested with a sparse 10 GiB file, a FIFO and a
+    // symlink in the crate's unit tests; a committed file is always regular.)
+    let sb = Sandbox::new();
+    let (sub, commit) = submodule_repo(&sb);
+    let mut modules = format!(
+        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
+        sub.display()
+    );
+    let line = format!("# {}\n", "x".repeat(1021));
+    while modules.len() <= 16 << 20 {
+        modules.push_str(&line);
+    }
+    let sup = superproject(&sb, "super", &modules, &["sm"], &commit);
+    let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let file = sb.out.join(".gitmodules");
+    assert_eq!(
+        r.messages().last().unwrap(),
+        &format!(
+            "Error fetching git repository: exit status 128: fatal: read {}: larger than 16777216 bytes",
+            file.display()
+        )
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        modules.len() as u64
+    );
+    assert!(!sb.out.join(".git/modules").exists());
+}
