@@ -910,3 +910,84 @@ fn an_oversized_gitmodules_is_refused_with_one_line() {
     );
     assert!(!sb.out.join(".git/modules").exists());
 }
+
+#[test]
+fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
+    if no_git() {
+        return;
+    }
+    // An earlier Task left `<path>/.git` with entries moved outside and symlinked back (as
+    // `git-new-workdir` does). git follows them:
+    // the fetch writes packs into a symlinked `objects`, `git config` writes `cfg.lock` beside
+    // the target of a symlinked `config` and renames it over the target. git-init refuses,
+    // before writing anything (stricter), a symlink wherever it writes in a reused `.git`,
+    // and a FIFO/device/socket there (libgit2 would block opening a FIFO `config`).
+    let outside = |sb: &Sandbox| sb.root.join("outside");
+    type Plant = fn(&Path, &Path);
+    let cases: &[(&str, Plant, &str)] = &[
+        (
+            "objects",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("objects"), out.join("objects")).unwrap();
+                std::os::unix::fs::symlink(out.join("objects"), git_dir.join("objects")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "config",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("config"), out.join("cfg")).unwrap();
+                std::os::unix::fs::symlink(out.join("cfg"), git_dir.join("config")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "refs/heads",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("refs/heads"), out.join("heads")).unwrap();
+                std::os::unix::fs::symlink(out.join("heads"), git_dir.join("refs/heads")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "objects/pack",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("objects/pack"), out.join("pack")).unwrap();
+                std::os::unix::fs::symlink(out.join("pack"), git_dir.join("objects/pack")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "config",
+            |git_dir, _| {
+                let config = git_dir.join("config");
+                std::fs::remove_file(&config).unwrap();
+                let c = std::ffi::CString::new(config.to_str().unwrap()).unwrap();
+                // SAFETY: a valid C string.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
+            "a fifo; git-init reuses only regular files and directories in a .git",
+        ),
+    ];
+    for (entry, plant, why) in cases {
+        let sb = Sandbox::new();
+        let src = sb.root.join("src");
+        one_commit_repo(&sb.home, &src, "f", "x\n");
+        std::fs::create_dir_all(&sb.out).unwrap();
+        git(&sb.home, &sb.out, &["init", "-q"]);
+        let git_dir = sb.out.join(".git");
+        plant(&git_dir, &outside(&sb));
+        let r = outside_untouched(&sb, &sb.out, || sb.clone(&src));
+        assert_eq!(r.code, 1, "{entry}: {}", r.stderr);
+        assert_eq!(
+            r.messages().last().unwrap(),
+            &format!(
+                "Error fetching git repository: invalid path \"{}\": {} is {why}",
+                sb.out.display(),
+                git_dir.join(entry).display()
+            ),
+            "{entry}"
+        );
+        assert!(!sb.out.join("f").exists(), "{entry}");
+    }
+}
