@@ -108,6 +108,8 @@ pub fn sparse_patterns(repo: &Repository) -> Option<Patterns> {
 pub enum CheckoutError {
     /// The tree holds a path git refuses to check out; nothing was written.
     Tree(TreeError),
+    /// A work-tree file libgit2 would read unbounded or block on, refused before its checkout.
+    Refused(String),
     Git(git2::Error),
 }
 
@@ -122,6 +124,7 @@ impl CheckoutError {
     pub fn output(&self) -> String {
         match self {
             CheckoutError::Tree(e) => format!("{e}\n"),
+            CheckoutError::Refused(m) => format!("fatal: {m}\n"),
             CheckoutError::Git(e) => format!("fatal: {}\n", e.message()),
         }
     }
@@ -165,6 +168,10 @@ pub fn checkout(repo: &Repository, target: &Target) -> Result<(), CheckoutError>
             Plan::Libgit2 => false,
         };
     if !streamed && (sparse.is_none() || !include.is_empty()) {
+        if let Some(workdir) = repo.workdir() {
+            crate::submodules::check_worktree_gitmodules(workdir)
+                .map_err(CheckoutError::Refused)?;
+        }
         repo.checkout_tree(commit.as_object(), Some(&mut cb))?;
     }
     match target {

@@ -991,3 +991,76 @@ fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
         assert!(!sb.out.join("f").exists(), "{entry}");
     }
 }
+
+#[test]
+fn a_fifo_or_huge_gitmodules_left_in_a_reused_work_tree_is_refused() {
+    if no_git() {
+        return;
+    }
+    // The new tree has a gitlink but no `.gitmodules`, so checkout leaves the one an earlier
+    // Task left. libgit2's checkout (a work tree that is not empty) looks the gitlink up and
+    // reads that file unbounded: a FIFO would hang git-init, a sparse 10 GiB file be read
+    // whole (git blocks on the FIFO too). git-init refuses it before checkout: one line, exit 1.
+    let sb = Sandbox::new();
+    let (_, commit) = submodule_repo(&sb);
+    let r = Raw::new(&sb, "super");
+    let readme = r.blob(b"hello\n");
+    let t = r.tree(&[("100644", b"README", &readme), ("160000", b"sm", &commit)]);
+    r.commit(&t);
+    let file = sb.out.join(".gitmodules");
+    for (kind, why) in [
+        ("fifo", "not a regular file (fifo)"),
+        ("sparse", "larger than 16777216 bytes"),
+    ] {
+        let _ = std::fs::remove_dir_all(&sb.out);
+        std::fs::create_dir_all(&sb.out).unwrap();
+        if kind == "fifo" {
+            let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+            // SAFETY: a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        } else {
+            std::fs::File::create(&file)
+                .unwrap()
+                .set_len(10 << 30)
+                .unwrap();
+        }
+        let run = outside_untouched(&sb, &sb.out, || {
+            let mut cmd = git_init_command(
+                &sb.root,
+                &[
+                    &format!("-url={}", r.dir.display()),
+                    &format!("-path={}", sb.out.display()),
+                    &format!("-terminationMessagePath={}", sb.term.display()),
+                    "-userFriendlyErrors=false",
+                ],
+            );
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{kind}: git-init blocked on .gitmodules");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let out = child.wait_with_output().unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            }
+        });
+        assert_eq!(run.code, 1, "{kind}: {}", run.stderr);
+        assert_eq!(
+            run.messages().last().unwrap(),
+            &format!(
+                "Error fetching git repository: exit status 128: fatal: read {}: {why}",
+                file.display()
+            ),
+            "{kind}"
+        );
+        assert!(!sb.out.join("README").exists(), "{kind}");
+    }
+}
