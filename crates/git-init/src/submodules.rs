@@ -245,38 +245,6 @@ fn read_gitmodules(path: &Path) -> Result<Vec<Entry>, String> {
     }
 }
 
-/// Whether libgit2 may read the work tree's `.gitmodules`: its checkout looks every gitlink up
-/// with `git_submodule_lookup`, which reads that file unbounded and through symlinks (a FIFO
-/// left in a reused work tree, where the new tree has none, blocks it; a sparse 10 GiB file is
-/// read whole). Called before libgit2's checkout, with [`read_gitmodules`]'s bound and texts;
-/// nothing is opened (`stat` only). A directory is left to libgit2, which skips it.
-pub(crate) fn check_worktree_gitmodules(workdir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::FileTypeExt;
-    let path = workdir.join(".gitmodules");
-    let Ok(meta) = std::fs::metadata(&path) else {
-        return Ok(());
-    };
-    let ft = meta.file_type();
-    let refused = if ft.is_file() {
-        (meta.len() > files::MAX_CONFIG_BYTES).then_some(files::ReadError::TooLarge {
-            limit: files::MAX_CONFIG_BYTES,
-        })
-    } else if ft.is_dir() {
-        None
-    } else {
-        Some(files::ReadError::NotRegular(if ft.is_fifo() {
-            "fifo"
-        } else if ft.is_socket() {
-            "socket"
-        } else if ft.is_block_device() {
-            "block device"
-        } else {
-            "character device"
-        }))
-    };
-    refused.map_or(Ok(()), |e| Err(e.text(&path)))
-}
-
 /// The gitlinks of HEAD's tree, named and with URLs from `.gitmodules` and the config,
 /// sorted by name. After `checkout -f` the index holds the same gitlinks; reading them from
 /// the tree avoids loading the whole index (~2.5 MiB at 20k files) as libgit2's submodule
@@ -667,42 +635,6 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         std::fs::create_dir(&p).unwrap();
         assert_eq!(read_gitmodules(&p), Ok(Vec::new()));
-    }
-
-    #[test]
-    fn worktree_gitmodules_libgit2_may_read() {
-        let t = tempfile::tempdir().unwrap();
-        let w = t.path();
-        let p = w.join(".gitmodules");
-        assert_eq!(check_worktree_gitmodules(w), Ok(()));
-        std::fs::write(&p, "[submodule \"a\"]\n").unwrap();
-        assert_eq!(check_worktree_gitmodules(w), Ok(()));
-        std::fs::File::create(&p)
-            .unwrap()
-            .set_len(10 << 30)
-            .unwrap();
-        assert_eq!(
-            check_worktree_gitmodules(w),
-            Err(format!("read {}: larger than 16777216 bytes", p.display()))
-        );
-        std::fs::remove_file(&p).unwrap();
-        // Followed, as libgit2 follows it.
-        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
-        assert_eq!(
-            check_worktree_gitmodules(w),
-            Err(format!(
-                "read {}: not a regular file (character device)",
-                p.display()
-            ))
-        );
-        std::fs::remove_file(&p).unwrap();
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert_eq!(
-            check_worktree_gitmodules(w),
-            Err(format!("read {}: not a regular file (fifo)", p.display()))
-        );
     }
 
     #[test]

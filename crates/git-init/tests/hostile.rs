@@ -993,27 +993,31 @@ fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
 }
 
 #[test]
-fn a_fifo_or_huge_gitmodules_left_in_a_reused_work_tree_is_refused() {
+fn fifos_or_huge_git_files_left_in_a_reused_work_tree_are_refused() {
     if no_git() {
         return;
     }
     // The new tree has a gitlink but no `.gitmodules`, so checkout leaves the one an earlier
     // Task left. libgit2's checkout (a work tree that is not empty) looks the gitlink up and
-    // reads that file unbounded: a FIFO would hang git-init, a sparse 10 GiB file be read
-    // whole (git blocks on the FIFO too). git-init refuses it before checkout: one line, exit 1.
+    // reads that file unbounded, and every `.gitignore`/`.gitattributes` too: a FIFO hung
+    // git-init, a sparse 10 GiB file would be read whole (git blocks on the FIFO too).
+    // git-init refuses them before checkout: one line, exit 1, nothing checked out.
     let sb = Sandbox::new();
     let (_, commit) = submodule_repo(&sb);
     let r = Raw::new(&sb, "super");
     let readme = r.blob(b"hello\n");
     let t = r.tree(&[("100644", b"README", &readme), ("160000", b"sm", &commit)]);
     r.commit(&t);
-    let file = sb.out.join(".gitmodules");
-    for (kind, why) in [
-        ("fifo", "not a regular file (fifo)"),
-        ("sparse", "larger than 16777216 bytes"),
+    for (name, kind, why) in [
+        (".gitmodules", "fifo", "not a regular file (fifo)"),
+        (".gitmodules", "sparse", "larger than 16777216 bytes"),
+        // libgit2's checkout reads each directory's ignore and attribute files as well.
+        ("docs/.gitignore", "fifo", "not a regular file (fifo)"),
+        (".gitattributes", "sparse", "larger than 16777216 bytes"),
     ] {
+        let file = sb.out.join(name);
         let _ = std::fs::remove_dir_all(&sb.out);
-        std::fs::create_dir_all(&sb.out).unwrap();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         if kind == "fifo" {
             let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
             // SAFETY: a valid C string.
@@ -1052,15 +1056,15 @@ fn a_fifo_or_huge_gitmodules_left_in_a_reused_work_tree_is_refused() {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             }
         });
-        assert_eq!(run.code, 1, "{kind}: {}", run.stderr);
+        assert_eq!(run.code, 1, "{name} {kind}: {}", run.stderr);
         assert_eq!(
             run.messages().last().unwrap(),
             &format!(
                 "Error fetching git repository: exit status 128: fatal: read {}: {why}",
                 file.display()
             ),
-            "{kind}"
+            "{name} {kind}"
         );
-        assert!(!sb.out.join("README").exists(), "{kind}");
+        assert!(!sb.out.join("README").exists(), "{name} {kind}");
     }
 }
