@@ -2,8 +2,11 @@
 //! patterns select are written, the others stay in the index with the skip-worktree bit so
 //! that `git status` in later steps agrees with the work tree.
 
+use std::path::Path;
+
 use git2::build::CheckoutBuilder;
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use gocompat::files;
 
 use crate::fresh_checkout::{self, Plan};
 use crate::pathcheck::{self, TreeError};
@@ -108,6 +111,8 @@ pub fn sparse_patterns(repo: &Repository) -> Option<Patterns> {
 pub enum CheckoutError {
     /// The tree holds a path git refuses to check out; nothing was written.
     Tree(TreeError),
+    /// A work-tree file libgit2 would read unbounded or block on, refused before its checkout.
+    Refused(String),
     Git(git2::Error),
 }
 
@@ -122,9 +127,62 @@ impl CheckoutError {
     pub fn output(&self) -> String {
         match self {
             CheckoutError::Tree(e) => format!("{e}\n"),
+            CheckoutError::Refused(m) => format!("fatal: {m}\n"),
             CheckoutError::Git(e) => format!("fatal: {}\n", e.message()),
         }
     }
+}
+
+/// The work-tree files libgit2's checkout reads, checked before it runs: every
+/// `.gitattributes` and `.gitignore` (filters and ignore rules of each directory) and the
+/// top-level `.gitmodules` (every gitlink is looked up in it). libgit2 reads them unbounded and
+/// through symlinks, so in a reused work tree a FIFO there (that the new tree does not
+/// replace) would hang the checkout and a sparse 10 GiB file be read whole. Each must be a
+/// regular file of at most [`files::MAX_CONFIG_BYTES`] (or a directory, which libgit2 skips);
+/// `Err` is gocompat's one line, `read <path>: not a regular file (fifo)` / `read <path>:
+/// larger than <n> bytes`. Only `stat`s: nothing is opened. `.git` directories are not entered.
+fn files_libgit2_reads(workdir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let check = |path: &Path| -> Result<(), String> {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let ft = meta.file_type();
+        let refused = if ft.is_file() {
+            (meta.len() > files::MAX_CONFIG_BYTES).then_some(files::ReadError::TooLarge {
+                limit: files::MAX_CONFIG_BYTES,
+            })
+        } else if ft.is_dir() {
+            None
+        } else {
+            Some(files::ReadError::NotRegular(if ft.is_fifo() {
+                "fifo"
+            } else if ft.is_socket() {
+                "socket"
+            } else if ft.is_block_device() {
+                "block device"
+            } else {
+                "character device"
+            }))
+        };
+        refused.map_or(Ok(()), |e| Err(e.text(path)))
+    };
+    check(&workdir.join(".gitmodules"))?;
+    let mut pending = vec![workdir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name == ".gitattributes" || name == ".gitignore" {
+                check(&entry.path())?;
+            } else if name != ".git" && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `git checkout -f <target>`. Every path of the tree is checked against git's rules first
@@ -165,6 +223,9 @@ pub fn checkout(repo: &Repository, target: &Target) -> Result<(), CheckoutError>
             Plan::Libgit2 => false,
         };
     if !streamed && (sparse.is_none() || !include.is_empty()) {
+        if let Some(workdir) = repo.workdir() {
+            files_libgit2_reads(workdir).map_err(CheckoutError::Refused)?;
+        }
         repo.checkout_tree(commit.as_object(), Some(&mut cb))?;
     }
     match target {
@@ -264,4 +325,59 @@ pub fn decorations(repo: &Repository) -> String {
         }
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_libgit2_reads_are_bounded() {
+        let t = tempfile::tempdir().unwrap();
+        let w = t.path();
+        std::fs::create_dir_all(w.join("a/b")).unwrap();
+        std::fs::create_dir_all(w.join(".git")).unwrap();
+        assert_eq!(files_libgit2_reads(w), Ok(()));
+        let p = w.join(".gitmodules");
+        std::fs::write(&p, "[submodule \"a\"]\n").unwrap();
+        std::fs::write(w.join("a/.gitignore"), "x\n").unwrap();
+        assert_eq!(files_libgit2_reads(w), Ok(()));
+        std::fs::File::create(&p)
+            .unwrap()
+            .set_len(10 << 30)
+            .unwrap();
+        assert_eq!(
+            files_libgit2_reads(w),
+            Err(format!("read {}: larger than 16777216 bytes", p.display()))
+        );
+        std::fs::remove_file(&p).unwrap();
+        // Followed, as libgit2 follows it.
+        let attrs = w.join("a/b/.gitattributes");
+        std::os::unix::fs::symlink("/dev/zero", &attrs).unwrap();
+        assert_eq!(
+            files_libgit2_reads(w),
+            Err(format!(
+                "read {}: not a regular file (character device)",
+                attrs.display()
+            ))
+        );
+        std::fs::remove_file(&attrs).unwrap();
+        let fifo = |p: &Path| {
+            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+            // SAFETY: a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        };
+        // Inside a `.git` is not the checkout's business; other FIFOs it does not read.
+        fifo(&w.join(".git/.gitignore"));
+        fifo(&w.join("a/pipe"));
+        assert_eq!(files_libgit2_reads(w), Ok(()));
+        fifo(&w.join(".gitignore"));
+        assert_eq!(
+            files_libgit2_reads(w),
+            Err(format!(
+                "read {}: not a regular file (fifo)",
+                w.join(".gitignore").display()
+            ))
+        );
+    }
 }

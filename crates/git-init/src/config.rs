@@ -159,21 +159,109 @@ pub(crate) fn read_entries(path: &Path) -> Vec<Entry> {
     if let Ok(mut it) = cfg.entries(None) {
         while let Some(Ok(e)) = it.next() {
             let Some(name) = e.name() else { continue };
-            let (Some(first), Some(last)) = (name.find('.'), name.rfind('.')) else {
-                continue;
-            };
-            let section = name[..first].to_ascii_lowercase();
-            let key = name[last + 1..].to_ascii_lowercase();
-            let subsection = (last > first).then(|| name[first + 1..last].to_string());
-            out.push(Entry {
-                section,
-                subsection,
-                key,
-                value: e.value().map(str::to_string),
-            });
+            // `value()` panics on a key without `=` (git's implicit true): ask first.
+            let value = if e.has_value() { e.value() } else { None };
+            out.extend(Entry::from_name(name, value));
         }
     }
     out
+}
+
+impl Entry {
+    /// Splits libgit2's `section[.subsection].key` name; `None` without a key.
+    fn from_name(name: &str, value: Option<&str>) -> Option<Entry> {
+        let (first, last) = (name.find('.')?, name.rfind('.')?);
+        Some(Entry {
+            section: name[..first].to_ascii_lowercase(),
+            subsection: (last > first).then(|| name[first + 1..last].to_string()),
+            key: name[last + 1..].to_ascii_lowercase(),
+            value: value.map(str::to_string),
+        })
+    }
+}
+
+/// Parses `text`, a whole config file already read (bounded) by the caller, with libgit2's
+/// own config parser — the one `git2::Config::open` uses — through its in-memory backend,
+/// which reads nothing else: `include.path` stays an ordinary entry, as git treats it in
+/// `.gitmodules`, instead of being followed to another, unbounded file. Parse errors are
+/// libgit2's text with `origin` as the file name.
+pub fn parse_entries(text: &[u8], origin: &Path) -> Result<Vec<Entry>, String> {
+    use libgit2_sys as raw;
+    use std::ffi::{CStr, c_char, c_int, c_void};
+    use std::ptr;
+
+    // In libgit2 since 1.8 (`git2/sys/config.h`); libgit2-sys does not declare it.
+    unsafe extern "C" {
+        fn git_config_backend_from_string(
+            out: *mut *mut raw::git_config_backend,
+            cfg: *const c_char,
+            len: usize,
+            opts: *const c_void,
+        ) -> c_int;
+    }
+    let last_error = || {
+        // SAFETY: git_error_last returns null or a valid error with a NUL-terminated message.
+        let msg = unsafe {
+            let e = raw::git_error_last();
+            if e.is_null() || (*e).message.is_null() {
+                "failed to parse config".to_string()
+            } else {
+                CStr::from_ptr((*e).message).to_string_lossy().into_owned()
+            }
+        };
+        msg.replace("(in in-memory:", &format!("(in {}:", origin.display()))
+    };
+    raw::init();
+    let mut out = Vec::new();
+    // SAFETY: each pointer is checked after the call that sets it and freed exactly once:
+    // the backend by its own `free` if adding it failed, else with the config; entries are
+    // borrowed from the iterator and copied before the next call.
+    unsafe {
+        let mut cfg: *mut raw::git_config = ptr::null_mut();
+        if raw::git_config_new(&mut cfg) < 0 {
+            return Err(last_error());
+        }
+        let mut backend: *mut raw::git_config_backend = ptr::null_mut();
+        if git_config_backend_from_string(
+            &mut backend,
+            text.as_ptr().cast(),
+            text.len(),
+            ptr::null(),
+        ) < 0
+        {
+            raw::git_config_free(cfg);
+            return Err(last_error());
+        }
+        if raw::git_config_add_backend(cfg, backend, raw::GIT_CONFIG_LEVEL_LOCAL, ptr::null(), 0)
+            < 0
+        {
+            let e = last_error();
+            if let Some(free) = (*backend).free {
+                free(backend);
+            }
+            raw::git_config_free(cfg);
+            return Err(e);
+        }
+        let mut iter: *mut raw::git_config_iterator = ptr::null_mut();
+        if raw::git_config_iterator_new(&mut iter, cfg) < 0 {
+            let e = last_error();
+            raw::git_config_free(cfg);
+            return Err(e);
+        }
+        let mut entry: *mut raw::git_config_entry = ptr::null_mut();
+        while raw::git_config_next(&mut entry, iter) == 0 {
+            if entry.is_null() || (*entry).name.is_null() {
+                continue;
+            }
+            let name = CStr::from_ptr((*entry).name).to_string_lossy();
+            let value = (!(*entry).value.is_null())
+                .then(|| CStr::from_ptr((*entry).value).to_string_lossy());
+            out.extend(Entry::from_name(&name, value.as_deref()));
+        }
+        raw::git_config_iterator_free(iter);
+        raw::git_config_free(cfg);
+    }
+    Ok(out)
 }
 
 /// The parts of a URL that git's config URL matching looks at.
@@ -325,6 +413,32 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_without_a_value_are_read_not_panicked_on() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("config");
+        std::fs::write(&p, "[http]\n\tsslVerify\n[Core \"Sub\"]\n\tK = v\n").unwrap();
+        let expected = vec![
+            Entry {
+                section: "http".into(),
+                subsection: None,
+                key: "sslverify".into(),
+                value: None,
+            },
+            Entry {
+                section: "core".into(),
+                subsection: Some("Sub".into()),
+                key: "k".into(),
+                value: Some("v".into()),
+            },
+        ];
+        assert_eq!(read_entries(&p), expected);
+        assert_eq!(
+            parse_entries(&std::fs::read(&p).unwrap(), &p).unwrap(),
+            expected
+        );
+    }
 
     #[test]
     fn urls() {

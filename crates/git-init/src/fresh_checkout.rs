@@ -21,6 +21,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, Tree};
+
+use crate::pathcheck;
 use openssl::sha::Sha1;
 
 pub(crate) const MODE_TREE: i32 = 0o040000;
@@ -105,40 +107,23 @@ fn holds_only_dot_git(dir: &Path) -> bool {
     }
 }
 
-/// A name that needs none of git's path protections: not `.`/`..`, no separators, nothing
-/// that HFS or NTFS could take for `.git` (case, trailing dots and spaces, short names,
-/// ignorable Unicode), not `.gitattributes`, and no symlink named `.git*`.
+/// A name that needs none of git's path protections and no filter: a valid tree entry name
+/// (no `/`) that [`pathcheck::verify_path`] passes with every protection on — whatever the
+/// repository's `core.protect*`, so a name git (or libgit2) would have to rule on goes to
+/// libgit2's checkout — and not `.gitattributes` (in any case, with NTFS's trailing dots and
+/// spaces), which would turn on attribute filters only libgit2's checkout applies.
 fn ordinary_name(name: &[u8], mode: i32) -> bool {
-    if name.is_empty() || name == b"." || name == b".." {
-        return false;
-    }
-    if name
-        .iter()
-        .any(|&b| b == b'/' || b == b'\\' || b == b':' || b == 0)
-    {
-        return false;
-    }
-    let lower = name.to_ascii_lowercase();
-    let trimmed = lower
+    !name.contains(&b'/')
+        && pathcheck::verify_path(name, mode as u32, pathcheck::Protect::DEFAULT)
+        && !is_gitattributes(name)
+}
+
+fn is_gitattributes(name: &[u8]) -> bool {
+    let end = name
         .iter()
         .rposition(|&b| b != b'.' && b != b' ')
-        .map_or(&[][..], |end| &lower[..=end]);
-    let gitish = |s: &[u8]| s.windows(3).any(|w| w == b"git");
-    if trimmed == b".git" || trimmed == b".gitattributes" {
-        return false;
-    }
-    if lower.starts_with(b"git") && lower.contains(&b'~') {
-        return false;
-    }
-    // HFS ignores some code points: judge what is left without them.
-    let ascii: Vec<u8> = lower.iter().copied().filter(u8::is_ascii).collect();
-    if !name.is_ascii() && gitish(&ascii) {
-        return false;
-    }
-    if mode == MODE_LINK && lower.starts_with(b".git") {
-        return false;
-    }
-    true
+        .map_or(0, |i| i + 1);
+    name[..end].eq_ignore_ascii_case(b".gitattributes")
 }
 
 /// Walks `tree` in order, calling `visit(path, mode)` for every entry; false when a name or
@@ -412,10 +397,15 @@ mod tests {
             "git",
             "digit~1",
             "é",
+            // Ordinary bytes on Linux, for git and libgit2 alike.
+            "a\\b",
+            "c:d",
+            "GITMOD~1",
         ] {
             assert!(ordinary_name(n.as_bytes(), MODE_BLOB), "{n}");
         }
         assert!(ordinary_name(b".github", MODE_TREE));
+        // What git's path protections rule on (pathcheck), and `.gitattributes`.
         for n in [
             "",
             ".",
@@ -425,16 +415,20 @@ mod tests {
             ".git.",
             ".git ..",
             ".gitattributes",
+            ".GitAttributes. .",
             "git~1",
-            "GITMOD~1",
             "a/b",
-            "a\\b",
-            "c:d",
+            "a\\.git",
+            ".git:x",
             ".g\u{200c}it",
         ] {
             assert!(!ordinary_name(n.as_bytes(), MODE_BLOB), "{n:?}");
         }
-        assert!(!ordinary_name(b".gitmodules", MODE_LINK));
+        assert!(!ordinary_name(b"a\0b", MODE_BLOB));
+        for n in [".gitmodules", ".GITMODULES", "GITMOD~1", ".gitmodules."] {
+            assert!(!ordinary_name(n.as_bytes(), MODE_LINK), "{n:?}");
+        }
         assert!(ordinary_name(b"link", MODE_LINK));
+        assert!(ordinary_name(b".gitignore", MODE_LINK));
     }
 }

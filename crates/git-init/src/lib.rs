@@ -153,13 +153,73 @@ pub fn validate_target_dir(path: &str, dir: &Path, workspace: &Path) -> Result<(
         }
     }
     let dot_git = dir.join(".git");
-    if let Ok(m) = std::fs::symlink_metadata(&dot_git)
-        && !m.is_dir()
-    {
-        return Err(refuse(format!(
-            "{} exists and is not a directory; git-init reuses only a .git directory",
-            dot_git.display()
-        )));
+    if let Ok(m) = std::fs::symlink_metadata(&dot_git) {
+        if !m.is_dir() {
+            return Err(refuse(format!(
+                "{} exists and is not a directory; git-init reuses only a .git directory",
+                dot_git.display()
+            )));
+        }
+        reused_git_dir_entries(&dot_git).map_err(refuse)?;
+    }
+    Ok(())
+}
+
+/// The reused-`.git` rule (docs/git-init.md, "Hostile input"): what git-init writes in a `.git`
+/// an earlier Task left — `config`, `HEAD`, `index`, `shallow`, `FETCH_HEAD`, refs and their
+/// logs, packs in `objects/pack`, `info/sparse-checkout` — must not lead outside it. libgit2,
+/// like git, writes a file's lock beside its symlink's target and follows symlinked
+/// directories, so a symlink is refused wherever git-init writes: any entry of `.git` itself
+/// (but `modules`, checked per submodule), of `objects/`, `objects/pack/` and
+/// `objects/info/`, and anything under `refs/`, `logs/` and `info/`. Stricter than git, which
+/// follows them all. A FIFO, device or socket there is refused too: libgit2 would block
+/// opening a FIFO `config`. `Err` is the reason, naming the entry.
+fn reused_git_dir_entries(dot_git: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut pending: Vec<PathBuf> = vec![dot_git.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if dir == dot_git && name == "modules" {
+                continue;
+            }
+            let Ok(ft) = entry.file_type() else {
+                continue;
+            };
+            let what = if ft.is_symlink() {
+                return Err(format!(
+                    "{} is a symbolic link; git-init does not write through symbolic links in a reused .git",
+                    path.display()
+                ));
+            } else if ft.is_fifo() {
+                "a fifo"
+            } else if ft.is_socket() {
+                "a socket"
+            } else if ft.is_block_device() || ft.is_char_device() {
+                "a device"
+            } else {
+                if ft.is_dir() {
+                    let rel = path.strip_prefix(dot_git).unwrap_or(&path);
+                    let everything_under =
+                        ["refs", "logs", "info"].iter().any(|d| rel.starts_with(d));
+                    let entries_of = ["objects", "objects/pack", "objects/info"]
+                        .iter()
+                        .any(|d| rel == Path::new(d));
+                    if everything_under || entries_of {
+                        pending.push(path);
+                    }
+                }
+                continue;
+            };
+            return Err(format!(
+                "{} is {what}; git-init reuses only regular files and directories in a .git",
+                path.display()
+            ));
+        }
     }
     Ok(())
 }

@@ -12,7 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions};
 
+use gocompat::files;
+
 use crate::checkout::{Target, checkout};
+use crate::config::{self, Entry};
 use crate::error::GitError;
 use crate::fetch::{FetchRequest, Session, fetch, has_object, is_local_url};
 use crate::fresh_checkout::{MODE_GITLINK, MODE_TREE};
@@ -49,7 +52,7 @@ fn update_level(
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
         return Ok(());
     };
-    let found = discover(repo, &workdir).map_err(|e| fail(e.message().to_string()))?;
+    let found = discover(repo, &workdir).map_err(&fail)?;
     // git prints these on stderr and carries on; upstream shows them only in a failure's
     // output, git-init also logs them.
     for w in &found.warnings {
@@ -216,6 +219,32 @@ struct Submodule {
     url: Option<String>,
 }
 
+/// The entries of the work tree's `.gitmodules`, read as every outside file is: bounded
+/// ([`files::MAX_CONFIG_BYTES`], the bound of the other git config files git-init reads) and
+/// parsed from memory, so no `include.path` is followed (git ignores includes there too).
+/// Absent (no entries) when missing, a directory, or a symlink —
+/// checkout never writes `.gitmodules` as one, but a reused work tree may hold one pointing
+/// anywhere. A FIFO, device or socket and a file over the bound are refused with one line,
+/// `read <path>: not a regular file (fifo)` / `read <path>: larger than <n> bytes`; git would
+/// block on the FIFO or read without end.
+fn read_gitmodules(path: &Path) -> Result<Vec<Entry>, String> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Vec::new()),
+        Err(e) => return Err(files::ReadError::Io("open", e).text(path)),
+    };
+    match files::read_opened_bounded(file, files::MAX_CONFIG_BYTES) {
+        Ok(text) => config::parse_entries(&text, path),
+        Err(files::ReadError::Io(_, e)) if e.raw_os_error() == Some(libc::EISDIR) => Ok(Vec::new()),
+        Err(e) => Err(e.text(path)),
+    }
+}
+
 /// The gitlinks of HEAD's tree, named and with URLs from `.gitmodules` and the config,
 /// sorted by name. After `checkout -f` the index holds the same gitlinks; reading them from
 /// the tree avoids loading the whole index (~2.5 MiB at 20k files) as libgit2's submodule
@@ -224,7 +253,7 @@ struct Submodule {
 /// `.gitmodules` is read as git's submodule-config reads it: an entry with a suspicious name
 /// ([`pathcheck::check_submodule_name`]) is ignored whole, a `path` or `url` that looks like a
 /// command-line option is ignored, each with git's warning.
-fn discover(repo: &Repository, workdir: &Path) -> Result<Discovered, git2::Error> {
+fn discover(repo: &Repository, workdir: &Path) -> Result<Discovered, String> {
     let mut found = Discovered {
         submodules: Vec::new(),
         warnings: Vec::new(),
@@ -233,62 +262,52 @@ fn discover(repo: &Repository, workdir: &Path) -> Result<Discovered, git2::Error
     let Ok(head) = repo.head() else {
         return Ok(found);
     };
-    let tree = head.peel_to_tree()?;
+    let message = |e: git2::Error| e.message().to_string();
+    let tree = head.peel_to_tree().map_err(message)?;
     let mut links = Vec::new();
-    gitlinks(repo, &tree, &mut String::new(), &mut links)?;
+    gitlinks(repo, &tree, &mut String::new(), &mut links).map_err(message)?;
     if links.is_empty() {
         return Ok(found);
     }
-    let modules_file = workdir.join(".gitmodules");
-    // A regular file only: checkout never writes `.gitmodules` as a symlink, but a reused
-    // work tree may hold one pointing anywhere.
-    let regular = std::fs::symlink_metadata(&modules_file).is_ok_and(|m| m.is_file());
-    let modules = if regular {
-        Some(git2::Config::open(&modules_file)?)
-    } else {
-        None
-    };
+    let modules = read_gitmodules(&workdir.join(".gitmodules"))?;
     // (path, name) of each usable `submodule.<name>.path`, and usable URLs by name.
     let mut names: Vec<(String, String)> = Vec::new();
     let mut urls: Vec<(String, String)> = Vec::new();
     let mut suspicious: Vec<String> = Vec::new();
-    if let Some(m) = &modules {
-        let mut entries = m.entries(Some(r"^submodule\..*\.(path|url)$"))?;
-        while let Some(e) = entries.next() {
-            let e = e?;
-            let (Some(key), Some(value)) = (e.name(), e.value()) else {
-                continue;
-            };
-            let Some((name, item)) = key
-                .strip_prefix("submodule.")
-                .and_then(|rest| rest.rsplit_once('.'))
-            else {
-                continue;
-            };
-            if !pathcheck::check_submodule_name(name) {
-                if !suspicious.iter().any(|n| n == name) {
-                    suspicious.push(name.to_string());
-                    found
-                        .warnings
-                        .push(format!("ignoring suspicious submodule name: {name}"));
-                }
-                continue;
+    let items = modules
+        .iter()
+        .filter_map(|e| match (&e.subsection, &e.value) {
+            (Some(name), Some(value))
+                if e.section == "submodule" && (e.key == "path" || e.key == "url") =>
+            {
+                Some((name, e.key.as_str(), value))
             }
-            if pathcheck::looks_like_command_line_option(value) {
-                found.warnings.push(format!(
-                    "ignoring '{key}' which may be interpreted as a command-line option: {value}"
-                ));
-                continue;
+            _ => None,
+        });
+    for (name, item, value) in items {
+        let key = format!("submodule.{name}.{item}");
+        if !pathcheck::check_submodule_name(name) {
+            if !suspicious.iter().any(|n| n == name) {
+                suspicious.push(name.to_string());
+                found
+                    .warnings
+                    .push(format!("ignoring suspicious submodule name: {name}"));
             }
-            let pair = (name.to_string(), value.to_string());
-            if item == "path" {
-                names.push((value.trim_end_matches('/').to_string(), name.to_string()));
-            } else {
-                urls.push(pair);
-            }
+            continue;
+        }
+        if pathcheck::looks_like_command_line_option(value) {
+            found.warnings.push(format!(
+                "ignoring '{key}' which may be interpreted as a command-line option: {value}"
+            ));
+            continue;
+        }
+        if item == "path" {
+            names.push((value.trim_end_matches('/').to_string(), name.to_string()));
+        } else {
+            urls.push((name.to_string(), value.to_string()));
         }
     }
-    let config = repo.config()?;
+    let config = repo.config().map_err(message)?;
     found.submodules = links
         .into_iter()
         .map(|(path, oid)| {
@@ -584,6 +603,91 @@ fn local_not_ssh(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gitmodules_reads_are_bounded() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let p = d.join(".gitmodules");
+        // A sparse 10 GiB file: refused from its size, nothing read.
+        std::fs::File::create(&p)
+            .unwrap()
+            .set_len(10 << 30)
+            .unwrap();
+        assert_eq!(
+            read_gitmodules(&p).unwrap_err(),
+            format!("read {}: larger than 16777216 bytes", p.display())
+        );
+        std::fs::remove_file(&p).unwrap();
+        // A FIFO nobody writes to: refused without blocking.
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(
+            read_gitmodules(&p).unwrap_err(),
+            format!("read {}: not a regular file (fifo)", p.display())
+        );
+        std::fs::remove_file(&p).unwrap();
+        // Missing, a directory, a symlink (even to /dev/zero): absent, as before.
+        assert_eq!(read_gitmodules(&p), Ok(Vec::new()));
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+        assert_eq!(read_gitmodules(&p), Ok(Vec::new()));
+        std::fs::remove_file(&p).unwrap();
+        std::fs::create_dir(&p).unwrap();
+        assert_eq!(read_gitmodules(&p), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn gitmodules_is_parsed_as_libgit2_parses_config_files_without_includes() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let p = d.join(".gitmodules");
+        let other = d.join("other");
+        std::fs::write(&other, "[submodule \"evil\"]\n\turl = /x\n").unwrap();
+        let text = format!(
+            "[submodule \"a.B\"]\n\tPath = \"s m\" ; comment\n\turl = ../a\\\n.git\n[include]\n\tpath = {}\n[submodule.old]\n\tpath\n",
+            other.display()
+        );
+        std::fs::write(&p, &text).unwrap();
+        let got = read_gitmodules(&p).unwrap();
+        // Compared with libgit2's reading of the same file, include aside.
+        let cfg = git2::Config::open(&p).unwrap();
+        let mut from_file = Vec::new();
+        let mut it = cfg.entries(None).unwrap();
+        while let Some(e) = it.next() {
+            let e = e.unwrap();
+            if e.include_depth() == 0 {
+                let value = if e.has_value() { e.value() } else { None };
+                from_file.push((e.name().unwrap().to_string(), value.map(String::from)));
+            }
+        }
+        let shown: Vec<_> = got
+            .iter()
+            .map(|e| {
+                let name = match &e.subsection {
+                    Some(s) => format!("{}.{s}.{}", e.section, e.key),
+                    None => format!("{}.{}", e.section, e.key),
+                };
+                (name, e.value.clone())
+            })
+            .collect();
+        assert_eq!(shown, from_file);
+        assert!(shown.contains(&("submodule.a.B.path".into(), Some("s m".into()))));
+        assert!(shown.contains(&("submodule.a.B.url".into(), Some("../a.git".into()))));
+        assert!(shown.iter().all(|(n, _)| !n.contains("evil")));
+        // Parse errors name the file, as libgit2's file reader does.
+        std::fs::write(&p, "[submodule \"x\"\n").unwrap();
+        let err = read_gitmodules(&p).unwrap_err();
+        assert!(err.contains(&format!("(in {}:1", p.display())), "{err}");
+        assert_eq!(
+            err.replace(&p.display().to_string(), "P"),
+            git2::Config::open(&p)
+                .err()
+                .unwrap()
+                .message()
+                .replace(&p.display().to_string(), "P")
+        );
+    }
 
     #[test]
     fn submodule_paths_through_symlinks() {

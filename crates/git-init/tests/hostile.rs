@@ -872,3 +872,199 @@ fn symlinked_submodule_git_dirs_in_a_reused_volume_are_refused() {
         "{last}"
     );
 }
+
+#[test]
+fn an_oversized_gitmodules_is_refused_with_one_line() {
+    if no_git() {
+        return;
+    }
+    // `.gitmodules` is read bounded, like every file git-init does not own (16 MiB, the bound
+    // of the other git config files). git would parse a larger one; git-init refuses it
+    // (stricter): one line naming the file, exit 1, the checkout left as written and no
+    // submodule cloned. (The read itself is tested with a sparse 10 GiB file, a FIFO and a
+    // symlink in the crate's unit tests; a committed file is always regular.)
+    let sb = Sandbox::new();
+    let (sub, commit) = submodule_repo(&sb);
+    let mut modules = format!(
+        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
+        sub.display()
+    );
+    let line = format!("# {}\n", "x".repeat(1021));
+    while modules.len() <= 16 << 20 {
+        modules.push_str(&line);
+    }
+    let sup = superproject(&sb, "super", &modules, &["sm"], &commit);
+    let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let file = sb.out.join(".gitmodules");
+    assert_eq!(
+        r.messages().last().unwrap(),
+        &format!(
+            "Error fetching git repository: exit status 128: fatal: read {}: larger than 16777216 bytes",
+            file.display()
+        )
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        modules.len() as u64
+    );
+    assert!(!sb.out.join(".git/modules").exists());
+}
+
+#[test]
+fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
+    if no_git() {
+        return;
+    }
+    // An earlier Task left `<path>/.git` with entries moved outside and symlinked back (as
+    // `git-new-workdir` does). git follows them:
+    // the fetch writes packs into a symlinked `objects`, `git config` writes `cfg.lock` beside
+    // the target of a symlinked `config` and renames it over the target. git-init refuses,
+    // before writing anything (stricter), a symlink wherever it writes in a reused `.git`,
+    // and a FIFO/device/socket there (libgit2 would block opening a FIFO `config`).
+    let outside = |sb: &Sandbox| sb.root.join("outside");
+    type Plant = fn(&Path, &Path);
+    let cases: &[(&str, Plant, &str)] = &[
+        (
+            "objects",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("objects"), out.join("objects")).unwrap();
+                std::os::unix::fs::symlink(out.join("objects"), git_dir.join("objects")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "config",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("config"), out.join("cfg")).unwrap();
+                std::os::unix::fs::symlink(out.join("cfg"), git_dir.join("config")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "refs/heads",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("refs/heads"), out.join("heads")).unwrap();
+                std::os::unix::fs::symlink(out.join("heads"), git_dir.join("refs/heads")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "objects/pack",
+            |git_dir, out| {
+                std::fs::rename(git_dir.join("objects/pack"), out.join("pack")).unwrap();
+                std::os::unix::fs::symlink(out.join("pack"), git_dir.join("objects/pack")).unwrap();
+            },
+            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+        ),
+        (
+            "config",
+            |git_dir, _| {
+                let config = git_dir.join("config");
+                std::fs::remove_file(&config).unwrap();
+                let c = std::ffi::CString::new(config.to_str().unwrap()).unwrap();
+                // SAFETY: a valid C string.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
+            "a fifo; git-init reuses only regular files and directories in a .git",
+        ),
+    ];
+    for (entry, plant, why) in cases {
+        let sb = Sandbox::new();
+        let src = sb.root.join("src");
+        one_commit_repo(&sb.home, &src, "f", "x\n");
+        std::fs::create_dir_all(&sb.out).unwrap();
+        git(&sb.home, &sb.out, &["init", "-q"]);
+        let git_dir = sb.out.join(".git");
+        plant(&git_dir, &outside(&sb));
+        let r = outside_untouched(&sb, &sb.out, || sb.clone(&src));
+        assert_eq!(r.code, 1, "{entry}: {}", r.stderr);
+        assert_eq!(
+            r.messages().last().unwrap(),
+            &format!(
+                "Error fetching git repository: invalid path \"{}\": {} is {why}",
+                sb.out.display(),
+                git_dir.join(entry).display()
+            ),
+            "{entry}"
+        );
+        assert!(!sb.out.join("f").exists(), "{entry}");
+    }
+}
+
+#[test]
+fn fifos_or_huge_git_files_left_in_a_reused_work_tree_are_refused() {
+    if no_git() {
+        return;
+    }
+    // The new tree has a gitlink but no `.gitmodules`, so checkout leaves the one an earlier
+    // Task left. libgit2's checkout (a work tree that is not empty) looks the gitlink up and
+    // reads that file unbounded, and every `.gitignore`/`.gitattributes` too: a FIFO hung
+    // git-init, a sparse 10 GiB file would be read whole (git blocks on the FIFO too).
+    // git-init refuses them before checkout: one line, exit 1, nothing checked out.
+    let sb = Sandbox::new();
+    let (_, commit) = submodule_repo(&sb);
+    let r = Raw::new(&sb, "super");
+    let readme = r.blob(b"hello\n");
+    let t = r.tree(&[("100644", b"README", &readme), ("160000", b"sm", &commit)]);
+    r.commit(&t);
+    for (name, kind, why) in [
+        (".gitmodules", "fifo", "not a regular file (fifo)"),
+        (".gitmodules", "sparse", "larger than 16777216 bytes"),
+        // libgit2's checkout reads each directory's ignore and attribute files as well.
+        ("docs/.gitignore", "fifo", "not a regular file (fifo)"),
+        (".gitattributes", "sparse", "larger than 16777216 bytes"),
+    ] {
+        let file = sb.out.join(name);
+        let _ = std::fs::remove_dir_all(&sb.out);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        if kind == "fifo" {
+            let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+            // SAFETY: a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        } else {
+            std::fs::File::create(&file)
+                .unwrap()
+                .set_len(10 << 30)
+                .unwrap();
+        }
+        let run = outside_untouched(&sb, &sb.out, || {
+            let mut cmd = git_init_command(
+                &sb.root,
+                &[
+                    &format!("-url={}", r.dir.display()),
+                    &format!("-path={}", sb.out.display()),
+                    &format!("-terminationMessagePath={}", sb.term.display()),
+                    "-userFriendlyErrors=false",
+                ],
+            );
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{kind}: git-init blocked on .gitmodules");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let out = child.wait_with_output().unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            }
+        });
+        assert_eq!(run.code, 1, "{name} {kind}: {}", run.stderr);
+        assert_eq!(
+            run.messages().last().unwrap(),
+            &format!(
+                "Error fetching git repository: exit status 128: fatal: read {}: {why}",
+                file.display()
+            ),
+            "{name} {kind}"
+        );
+        assert!(!sb.out.join("README").exists(), "{name} {kind}");
+    }
+}
