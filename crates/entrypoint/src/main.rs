@@ -36,7 +36,11 @@ fn main() {
     }
 
     // From here on this process is the step: route signals through the signalfd.
-    let signals = match pid1::Signals::init() {
+    let signals = pid1::Signals::init();
+    // After the signal mask is set (the writer thread inherits it): a stderr nobody reads can
+    // no longer hold up the lifecycle (see `golog::sink`).
+    golog::sink::install();
+    let signals = match signals {
         Ok(s) => Some(s),
         Err(e) => {
             golog::log(&format!("warning: signal routing unavailable: {e}"));
@@ -119,7 +123,7 @@ fn main() {
     if let Some(msg) = &plan.log {
         golog::log(msg);
     }
-    std::process::exit(plan.code);
+    golog::exit(plan.code);
 }
 
 /// Upstream's `CheckForBreakpointOnFailure`: wait for the user's decision, exit with it.
@@ -143,5 +147,5 @@ fn breakpoint_on_failure(cfg: &Config, engine: &mut ProcessEngine<'_>) -> ! {
     });
     // The user ended the debug session: nothing for a successor to detect.
     liveness::remove_now();
-    std::process::exit(code)
+    golog::exit(code)
 }

@@ -1260,3 +1260,175 @@ fn predecessor_that_posts_err_and_dies_skips_the_successor() {
         o1.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A stderr nobody reads (the container runtime's log pipe stalled)
+
+/// Bound for a step whose stderr is blocked to reach its post file and exit: a hang check
+/// (the entrypoint waits at most a fraction of a second per log line), not a performance one.
+const BLOCKED_STDERR_LIMIT: Duration = Duration::from_secs(10);
+
+/// A pipe filled to capacity whose read end the test keeps open and never reads: every
+/// blocking write to the write end blocks. Returns (read end, write end as blocking).
+fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: fds is a 2-element array; both fds are owned right away.
+    let (r, w) = unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    // SAFETY: fcntl/write on the fd owned above, from a static buffer.
+    unsafe {
+        let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let chunk = [b'x'; 4096];
+        while libc::write(w.as_raw_fd(), chunk.as_ptr().cast(), chunk.len()) > 0 {}
+        while libc::write(w.as_raw_fd(), chunk.as_ptr().cast(), 1) > 0 {}
+        // The entrypoint (and its command) get the pipe as a normal, blocking stderr.
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags);
+    }
+    (r, w)
+}
+
+/// Starts `step` with stderr a full pipe nobody reads (stdout discarded); returns the child and
+/// the read end, to be kept open until the child is gone.
+fn start_with_blocked_stderr(f: &Fixture, mut step: Command) -> (Child, std::os::fd::OwnedFd) {
+    let (r, w) = full_pipe();
+    step.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(w));
+    let child = step.spawn().expect("spawn entrypoint");
+    f.groups.borrow_mut().push(child.id() as i32);
+    (child, r)
+}
+
+/// Waits up to [`BLOCKED_STDERR_LIMIT`] for `child`; its exit status.
+fn exits_in_time(mut child: Child, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if start.elapsed() > BLOCKED_STDERR_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the entrypoint hung on its blocked stderr");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A command that cannot start: `Error executing command: …` is logged (after the post file),
+/// and the entrypoint still exits.
+#[test]
+fn blocked_stderr_does_not_hang_a_failing_step() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let (child, _r) = start_with_blocked_stderr(&f, pod.step(0, &[], &["/nonexistent/command"]));
+    let st = exits_in_time(child, "failing step");
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(message_of(pod, 0), Message::Complete(vec![started_at()]));
+}
+
+/// A timed-out step: post file, message and exit (`context deadline exceeded` is logged).
+#[test]
+fn blocked_stderr_does_not_delay_a_timeout() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &["-timeout", "300ms"],
+            &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 30")],
+        ),
+    );
+    let st = exits_in_time(child, "timeout");
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(
+        message_of(pod, 0),
+        Message::Complete(vec![started_at(), e("Reason", "TimeoutExceeded", 3)])
+    );
+}
+
+/// A cancelled step: `Step was canceling` is logged before the post file is written.
+#[test]
+fn blocked_stderr_does_not_delay_a_cancellation() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let started = pod.t("started");
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
+            ],
+        ),
+    );
+    assert!(eventually(LONG, || pod.exists("started")));
+    pod.write_atomic("downward/cancel", "CANCEL");
+    let st = exits_in_time(child, "cancellation");
+    assert_eq!(st.code(), Some(9));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
+    assert_eq!(
+        message_of(pod, 0),
+        Message::Complete(vec![started_at(), e("Reason", "Cancelled", 3)])
+    );
+}
+
+/// SIGTERM while the command runs: forwarded, the command dies, the step fails and exits.
+#[test]
+fn blocked_stderr_does_not_delay_sigterm() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let started = pod.t("started");
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
+            ],
+        ),
+    );
+    assert!(eventually(LONG, || pod.exists("started")));
+    kill(child.id(), libc::SIGTERM);
+    let st = exits_in_time(child, "SIGTERM");
+    assert_ne!(st.code(), Some(0));
+    assert_eq!(pod.post(0), "out.err");
+    assert!(!f.recorded_pid("child").is_some_and(alive));
+}
+
+/// Read normally, a stderr gets every log line, whole and in order, before the exit.
+#[test]
+fn log_lines_reach_a_read_stderr_whole() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let o = finish(
+        f.start(pod.step(0, &["-timeout", "200ms"], &["sleep", "30"])),
+        LONG,
+    );
+    assert_eq!(o.code, Some(1));
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", o.stderr);
+    assert!(
+        lines[0].ends_with(" context deadline exceeded"),
+        "{}",
+        o.stderr
+    );
+}
