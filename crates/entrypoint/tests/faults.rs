@@ -630,43 +630,69 @@ fn read_only_termination_file_exits_1_and_leaves_it_unchanged() {
     assert_successor_follows(pod, "out", &next);
 }
 
-/// `/workspace` full under a `-stdout_path` there (stdoutConfig): the entrypoint's own files are
-/// unaffected; whatever the tee does with the write error, the outcome is one consistent row
-/// (exit 0 with `out`/`exitCode 0`, or non-zero with `out.err`) with a complete message.
-#[test]
-fn enospc_on_the_workspace_under_a_stdout_path_gives_a_consistent_outcome() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
-        return;
-    }
+/// Runs `command` as step 0 with `-stdout_path` on a full `/workspace`; returns the outcome
+/// and the log path.
+fn with_stdout_path_on_a_full_workspace(f: &Fixture, command: &str) -> (Outcome, String) {
     let pod = &f.pod;
     let ws = pod.root().join("workspace").to_string_lossy().into_owned();
     let log = format!("{ws}/log");
     let r = in_mount_namespace(
-        &f,
+        f,
         &full_tmpfs(&ws),
-        pod.step(
-            0,
-            &["-stdout_path", &log],
-            // Less than a pipe buffer: the test reads the console only at the end.
-            &[
-                "sh",
-                "-c",
-                "head -c 8192 /dev/zero | tr '\\0' x; echo; echo done",
-            ],
-        ),
+        pod.step(0, &["-stdout_path", &log], &["sh", "-c", command]),
         None,
         &["workspace"],
     );
     assert_eq!(tree(&after(pod, "workspace")), strings(&["log"]));
+    assert_eq!(
+        std::fs::metadata(after(pod, "workspace/log"))
+            .map(|m| m.len())
+            .ok(),
+        Some(0)
+    );
     assert_eq!(message_of(pod, 0), Message::Complete(vec![started_at()]));
-    if r.step.code == Some(0) {
-        assert_eq!(pod.post(0), "out");
-        assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    } else {
-        assert_eq!(pod.post(0), "out.err", "{}", r.step.stderr);
-        assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.post(0), "out.err", "{}", r.step.stderr);
+    assert_eq!(pod.exit_code_file(0), None);
+    (r.step, log)
+}
+
+/// `/workspace` full under a `-stdout_path` there (stdoutConfig), command exits 0: as upstream's
+/// `io.MultiWriter` copy, the first failed file write ends the copy and `Wait` reports it (the
+/// chunk still reached the console): exit 1, `out.err`.
+#[test]
+fn enospc_on_the_workspace_under_a_stdout_path_fails_the_step() {
+    let f = Fixture::new();
+    if !can_fault_mounts() {
+        return;
     }
+    let (o, log) = with_stdout_path_on_a_full_workspace(&f, "printf hello");
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.ends_with(&format!(
+            " Error executing command: write {log}: no space left on device\n"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout, "hello");
+}
+
+/// Same, but the command writes again after the failed chunk: the copy has closed the pipe, so
+/// the command dies of SIGPIPE (Go's exit code -1, status 255), as under upstream.
+#[test]
+fn enospc_on_the_workspace_under_a_stdout_path_breaks_the_command_pipe() {
+    let f = Fixture::new();
+    if !can_fault_mounts() {
+        return;
+    }
+    let (o, _) = with_stdout_path_on_a_full_workspace(&f, "printf hello; sleep 1; echo more");
+    assert_eq!(o.code, Some(255), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("Error executing command"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout, "hello");
 }
 
 /// `/workspace` read-only under a `-stdout_path` there: the tee file cannot be opened, the
