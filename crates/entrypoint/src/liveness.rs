@@ -125,22 +125,46 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
 }
 
 /// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes
-/// readable at that moment. `None` if the file cannot be opened or no thread can be started
-/// (then the wait degrades to upstream's behaviour).
-pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
-    let c = cpath(lock_file)?;
-    // SAFETY: valid C string; fds owned immediately.
+/// readable at that moment. `Ok(None)` if the file cannot be opened (yet) or no thread can be
+/// started (then the wait degrades to upstream's behaviour). `Err` (the line to log) if the
+/// path is not a regular file: a FIFO, device or symlink planted there is never waited on.
+/// The open cannot block (`O_NONBLOCK`: a FIFO opens at once) and follows no symlink.
+pub fn spawn_lock_waiter(lock_file: &Path) -> Result<Option<OwnedFd>, String> {
+    let Some(c) = cpath(lock_file) else {
+        return Ok(None);
+    };
+    let refused = |why: &str| {
+        format!(
+            "Not watching the previous step's liveness lock {}: {why}",
+            lock_file.display()
+        )
+    };
+    // SAFETY: valid C string; the fd is owned immediately.
     let lock_fd = unsafe {
-        let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let fd = libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+        );
         if fd < 0 {
-            return None;
+            return match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ELOOP) => Err(refused("it is a symbolic link")),
+                _ => Ok(None),
+            };
         }
         OwnedFd::from_raw_fd(fd)
     };
+    // SAFETY: fstat into a zeroed struct on the fd owned above.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(lock_fd.as_raw_fd(), &mut st) } != 0 {
+        return Ok(None);
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(refused("not a regular file"));
+    }
     let mut fds = [0; 2];
     // SAFETY: fds is a 2-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
+        return Ok(None);
     }
     // SAFETY: both fds were just created by pipe2.
     let (read_end, write_end) =
@@ -163,12 +187,46 @@ pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
             // Keep holding the predecessor's lock: nothing else needs it.
             std::mem::forget(lock_fd);
         });
-    spawned.ok().map(|_| read_end)
+    Ok(spawned.ok().map(|_| read_end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_as_lock_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = d.path().join(".out.lock");
+        let c = cpath(&lock).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lock2 = lock.clone();
+        // In a thread: a blocking open would never return.
+        std::thread::spawn(move || {
+            let _ = tx.send(spawn_lock_waiter(&lock2).map(|fd| fd.is_some()));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO lock blocked");
+        assert_eq!(
+            got,
+            Err(format!(
+                "Not watching the previous step's liveness lock {}: not a regular file",
+                lock.display()
+            ))
+        );
+        let link = d.path().join(".link.lock");
+        std::os::unix::fs::symlink(&lock, &link).unwrap();
+        assert_eq!(
+            spawn_lock_waiter(&link).map(|fd| fd.is_some()),
+            Err(format!(
+                "Not watching the previous step's liveness lock {}: it is a symbolic link",
+                link.display()
+            ))
+        );
+    }
 
     #[test]
     fn lock_names() {

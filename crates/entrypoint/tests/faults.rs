@@ -1458,3 +1458,32 @@ fn log_lines_reach_a_read_stderr_whole() {
         o.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Something other than a lock file where the predecessor's lock belongs
+
+/// A FIFO planted at `/tekton/run/0/.out.lock`: the successor's lock waiter opens it without
+/// blocking, refuses it with one line, and the wait still follows the post file.
+#[test]
+fn fifo_as_the_predecessor_lock_is_refused_and_the_wait_follows_the_post_file() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    std::fs::create_dir_all(pod.root().join("tekton/run/0")).expect("mkdir run/0");
+    let lock = pod.t("run/0/.out.lock");
+    let c = std::ffi::CString::new(lock.clone()).expect("C path");
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let next = f.start(successor(pod));
+    // The successor is past its first checks (and its lock open) once its wait is idle.
+    std::thread::sleep(Duration::from_millis(300));
+    pod.write("run/0/out", "");
+    let o = finish(next, HANDOFF_LIMIT);
+    assert_ran(pod, 1, &o);
+    assert!(
+        o.stderr.contains(&format!(
+            " Not watching the previous step's liveness lock {lock}: not a regular file\n"
+        )),
+        "{}",
+        o.stderr
+    );
+}
