@@ -1028,9 +1028,28 @@ fn sigkill_while_running_skips_the_successor_even_with_the_command_alive() {
     assert_late_successor_skipped(pod);
 }
 
-/// Killed between creating its lock (a locked temp file) and renaming it into place — the few
-/// microseconds at startup before liveness is announced: the temp file stays, and the
-/// successor, with no lock to watch, waits like upstream until the TaskRun times out.
+/// Whether `dir`'s filesystem supports `O_TMPFILE` (then the lock gets its name by `linkat`).
+fn supports_o_tmpfile(dir: &str) -> bool {
+    let c = std::ffi::CString::new(dir).expect("C path");
+    // SAFETY: valid C string; the fd is closed right away.
+    unsafe {
+        let fd = libc::open(
+            c.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        );
+        if fd < 0 {
+            return false;
+        }
+        libc::close(fd);
+    }
+    true
+}
+
+/// Killed just before its lock gets its name (the `linkat` of the locked `O_TMPFILE` inode, or
+/// the rename of a locked temp file where there is no `O_TMPFILE`) — microseconds at startup
+/// before liveness is announced: nothing is left behind (a stray temp file in the fallback),
+/// and the successor, with no lock to watch, waits like upstream until the TaskRun times out.
 #[test]
 fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let f = Fixture::new();
@@ -1040,17 +1059,23 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let pod = &f.pod;
     let mut next = f.start(successor(pod));
     assert!(eventually(LONG, || pod.exists("run/1/.out.lock")));
-    // The lock's rename is the entrypoint's first (strace's -P does not match rename targets);
-    // `/^rename`: rename, renameat or renameat2, whichever this architecture's libc uses.
-    let step0 = killed_at(&pod.step(0, &[], &["true"]), "/^rename", None, 1);
+    let anonymous = supports_o_tmpfile(&pod.t("run/0"));
+    // The lock's link or rename is the entrypoint's first (strace's -P does not match their
+    // targets); `/^rename`: rename, renameat or renameat2, whichever this libc uses.
+    let syscall = if anonymous { "linkat" } else { "/^rename" };
+    let step0 = killed_at(&pod.step(0, &[], &["true"]), syscall, None, 1);
     let o0 = finish(f.start(step0), LONG);
     assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
     let left = tree(Path::new(&pod.t("run/0")));
-    assert_eq!(left.len(), 1, "{left:?}");
-    assert!(
-        left[0].contains("out.lock") && left[0] != ".out.lock",
-        "{left:?}"
-    );
+    if anonymous {
+        assert_eq!(left, Vec::<String>::new());
+    } else {
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(
+            left[0].contains("out.lock") && left[0] != ".out.lock",
+            "{left:?}"
+        );
+    }
     std::thread::sleep(Duration::from_secs(STILL_WAITING_SECS));
     assert!(
         next.try_wait().unwrap().is_none(),
@@ -1060,6 +1085,30 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let _ = finish(next, LONG);
     assert_eq!(message_of(pod, 0), Message::Absent);
     assert_eq!(pod.post(1), "none");
+}
+
+/// Killed while copying credentials to `$HOME` (before the lifecycle): the lock is already in
+/// place, so the successor skips instead of waiting for the TaskRun timeout.
+#[test]
+fn sigkill_during_the_credential_copy_skips_the_successor() {
+    let f = Fixture::new();
+    if !can_strace() {
+        return;
+    }
+    let pod = &f.pod;
+    pod.write("creds/.gitconfig", "[user]\n\tname = x\n");
+    let target = pod
+        .root()
+        .join("home/.gitconfig")
+        .to_string_lossy()
+        .into_owned();
+    let step0 = killed_at(&pod.step(0, &[], &["true"]), "openat", Some(&target), 1);
+    let (o0, o1) = kill_with_successor(&f, step0);
+    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    assert_skipped(pod, 1, &o1);
+    assert_eq!(message_of(pod, 0), Message::Absent);
+    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(&[".out.lock"]));
+    assert_late_successor_skipped(pod);
 }
 
 /// Killed after its command, before the post file: nothing posted, the lock stays, the
@@ -1093,7 +1142,7 @@ fn sigkill_before_the_post_file_skips_the_successor() {
 
 /// Syscalls of the entrypoint at which the sweeps kill it, each at its 1st, 2nd, … call.
 const SWEPT: &[&str] = &[
-    "openat", "/^mkdir", "flock", "/^rename", "write", "fsync", "/^unlink",
+    "openat", "/^mkdir", "flock", "/^rename", "/^link", "write", "fsync", "/^unlink",
 ];
 
 /// Kills a fresh step 0 (`true`, one task result) on entry to the k-th call of each of
