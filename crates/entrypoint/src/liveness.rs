@@ -2,7 +2,9 @@
 //!
 //! Each entrypoint holds an exclusive `flock` on `<post_file>.lock` from start to exit; the
 //! kernel drops it when the process dies, however it dies. The file is created already locked
-//! (temp file, lock, rename) so a successor can never lock it before its owner does. A
+//! (an `O_TMPFILE` inode locked, then linked into place; else temp file, lock, rename) so a
+//! successor can never lock it before its owner does. It is taken right after the flags and
+//! configuration are checked, before the credential copies. A
 //! successor that sees the lock file blocks on it in a tiny thread; getting the lock means the
 //! predecessor has exited, and if it left neither `out` nor `out.err` it died mid-step.
 //! The lock file is opened read-only by successors (their view of `/tekton/run/<i>` is RO).
@@ -101,11 +103,17 @@ fn cpath(p: &Path) -> Option<CString> {
 
 /// Creates `<post_file>.lock` already locked. Errors are returned for logging; the step runs
 /// regardless (successors then simply wait like upstream).
+///
+/// The lock is taken on a file that has no name yet, which then gets its name in one step, so a
+/// successor never finds the lock file unlocked: an `O_TMPFILE` inode linked into place (a kill
+/// before the link leaves nothing behind), or, where the filesystem has no `O_TMPFILE` or the
+/// name is taken (a planted file), a unique temporary renamed over it.
 pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     let final_path = lock_path(post_file);
     // No mkdir: the run directory is a volume in a pod; without it there is no lock at all.
-    // The lock is taken on a unique temporary that is then renamed into place, so a successor
-    // never finds the lock file unlocked.
+    if let Some(held) = hold_anonymous(&final_path) {
+        return Ok(held);
+    }
     let (file, tmp) = gocompat::files::create_temp_beside(&final_path, 0o644)
         .map_err(|e| gocompat::fs::path_error("open", &final_path, &e))?;
     let fd = OwnedFd::from(file);
@@ -124,23 +132,86 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     Ok(HeldLock { _fd: fd })
 }
 
-/// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes
-/// readable at that moment. `None` if the file cannot be opened or no thread can be started
-/// (then the wait degrades to upstream's behaviour).
-pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
-    let c = cpath(lock_file)?;
-    // SAFETY: valid C string; fds owned immediately.
-    let lock_fd = unsafe {
-        let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+/// The `O_TMPFILE` way of [`hold`]; `None` if any part of it is not possible here.
+fn hold_anonymous(final_path: &Path) -> Option<HeldLock> {
+    let dir = match final_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir_c = cpath(dir)?;
+    let final_c = cpath(final_path)?;
+    // SAFETY: valid C string; the fd is owned immediately.
+    let fd = unsafe {
+        let fd = libc::open(
+            dir_c.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        );
         if fd < 0 {
             return None;
         }
         OwnedFd::from_raw_fd(fd)
     };
+    // SAFETY: fd is a valid open file descriptor.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return None;
+    }
+    // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc path works for anyone.
+    let proc_path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    // SAFETY: valid C strings.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            proc_path.as_ptr(),
+            libc::AT_FDCWD,
+            final_c.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    } == 0;
+    linked.then_some(HeldLock { _fd: fd })
+}
+
+/// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes
+/// readable at that moment. `Ok(None)` if the file cannot be opened (yet) or no thread can be
+/// started (then the wait degrades to upstream's behaviour). `Err` (the line to log) if the
+/// path is not a regular file: a FIFO, device or symlink planted there is never waited on.
+/// The open cannot block (`O_NONBLOCK`: a FIFO opens at once) and follows no symlink.
+pub fn spawn_lock_waiter(lock_file: &Path) -> Result<Option<OwnedFd>, String> {
+    let Some(c) = cpath(lock_file) else {
+        return Ok(None);
+    };
+    let refused = |why: &str| {
+        format!(
+            "Not watching the previous step's liveness lock {}: {why}",
+            lock_file.display()
+        )
+    };
+    // SAFETY: valid C string; the fd is owned immediately.
+    let lock_fd = unsafe {
+        let fd = libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+        );
+        if fd < 0 {
+            return match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ELOOP) => Err(refused("it is a symbolic link")),
+                _ => Ok(None),
+            };
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    // SAFETY: fstat into a zeroed struct on the fd owned above.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(lock_fd.as_raw_fd(), &mut st) } != 0 {
+        return Ok(None);
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(refused("not a regular file"));
+    }
     let mut fds = [0; 2];
     // SAFETY: fds is a 2-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
+        return Ok(None);
     }
     // SAFETY: both fds were just created by pipe2.
     let (read_end, write_end) =
@@ -163,12 +234,63 @@ pub fn spawn_lock_waiter(lock_file: &Path) -> Option<OwnedFd> {
             // Keep holding the predecessor's lock: nothing else needs it.
             std::mem::forget(lock_fd);
         });
-    spawned.ok().map(|_| read_end)
+    Ok(spawned.ok().map(|_| read_end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_as_lock_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = d.path().join(".out.lock");
+        let c = cpath(&lock).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lock2 = lock.clone();
+        // In a thread: a blocking open would never return.
+        std::thread::spawn(move || {
+            let _ = tx.send(spawn_lock_waiter(&lock2).map(|fd| fd.is_some()));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO lock blocked");
+        assert_eq!(
+            got,
+            Err(format!(
+                "Not watching the previous step's liveness lock {}: not a regular file",
+                lock.display()
+            ))
+        );
+        let link = d.path().join(".link.lock");
+        std::os::unix::fs::symlink(&lock, &link).unwrap();
+        assert_eq!(
+            spawn_lock_waiter(&link).map(|fd| fd.is_some()),
+            Err(format!(
+                "Not watching the previous step's liveness lock {}: it is a symbolic link",
+                link.display()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_file_already_at_the_lock_path_is_replaced_by_a_held_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let post = d.path().join("out").to_string_lossy().into_owned();
+        let lock = lock_path(&post);
+        std::fs::write(&lock, "stale").unwrap();
+        let _held = hold(&post).unwrap();
+        let f = std::fs::File::open(&lock).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), 0);
+        // SAFETY: valid fd.
+        assert_ne!(
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+            0
+        );
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn lock_names() {

@@ -36,37 +36,36 @@ fn main() {
     }
 
     // From here on this process is the step: route signals through the signalfd.
-    let signals = match pid1::Signals::init() {
+    let signals = pid1::Signals::init();
+    // After the signal mask is set (the writer thread inherits it): a stderr nobody reads can
+    // no longer hold up the lifecycle (see `golog::sink`).
+    golog::sink::install();
+    let signals = match signals {
         Ok(s) => Some(s),
         Err(e) => {
             golog::log(&format!("warning: signal routing unavailable: {e}"));
             None
         }
     };
+    // §3.1.4–3.1.6 are decided first (no side effects) and reported after §3.1.3, in upstream's
+    // order: without a configuration error the liveness lock is taken before the credential
+    // copies, so a kill there no longer leaves the successor waiting; with one there is no
+    // lock, and the tree is exactly upstream's.
+    let configured = configure(&cfg, command_args);
+
+    // Announce liveness to the next step (see `liveness`).
+    let _liveness = if cfg.post_file.is_empty() || configured.is_err() {
+        None
+    } else {
+        liveness::hold(&cfg.post_file)
+            .ok()
+            .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
+    };
+
     // §3.1.3: credentials to /tekton/creds (errors are logged inside).
     creds.borrow().write();
 
-    // §3.1.4: the command.
-    let mut command = if cfg.entrypoint.is_empty() {
-        let env = std::env::var("TEKTON_PLATFORM_COMMANDS").ok();
-        platform::select_command(env.as_deref(), &platform::current())
-            .unwrap_or_else(|e| golog::fatal(&e))
-    } else {
-        vec![cfg.entrypoint.clone()]
-    };
-    command.extend(command_args);
-
-    // §3.1.5: when expressions.
-    let when_exprs = if cfg.when_expressions.is_empty() {
-        Vec::new()
-    } else {
-        when::parse(&cfg.when_expressions).unwrap_or_else(|e| golog::fatal(&e))
-    };
-
-    // §3.1.6: SPIRE is not built in.
-    if cfg.enable_spire {
-        golog::fatal(SPIRE_DISABLED);
-    }
+    let (command, when_exprs) = configured.unwrap_or_else(|e| golog::fatal(&e));
 
     // §3.1.8: credentials to $HOME; their env additions never override the step's own env.
     let mut env: substitute::Env = std::env::vars_os()
@@ -82,16 +81,6 @@ fn main() {
             env.push((k, v));
         }
     }
-
-    // Announce liveness to the next step (see `liveness`); only once nothing fatal can happen
-    // before the lifecycle, so a configuration error leaves the tree exactly as upstream.
-    let _liveness = if cfg.post_file.is_empty() {
-        None
-    } else {
-        liveness::hold(&cfg.post_file)
-            .ok()
-            .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
-    };
 
     // Load the time zone now: the first local-time conversion reads /etc/localtime, and the
     // first one in the lifecycle (StartedAt) sits between the wait and the command's start.
@@ -119,7 +108,36 @@ fn main() {
     if let Some(msg) = &plan.log {
         golog::log(msg);
     }
-    std::process::exit(plan.code);
+    golog::exit(plan.code);
+}
+
+/// §3.1.4–3.1.6: the command, the when expressions and the SPIRE check; the first error is
+/// upstream's fatal message.
+fn configure(
+    cfg: &Config,
+    command_args: Vec<String>,
+) -> Result<(Vec<String>, Vec<when::WhenExpression>), String> {
+    // §3.1.4: the command.
+    let mut command = if cfg.entrypoint.is_empty() {
+        let env = std::env::var("TEKTON_PLATFORM_COMMANDS").ok();
+        platform::select_command(env.as_deref(), &platform::current())?
+    } else {
+        vec![cfg.entrypoint.clone()]
+    };
+    command.extend(command_args);
+
+    // §3.1.5: when expressions.
+    let when_exprs = if cfg.when_expressions.is_empty() {
+        Vec::new()
+    } else {
+        when::parse(&cfg.when_expressions)?
+    };
+
+    // §3.1.6: SPIRE is not built in.
+    if cfg.enable_spire {
+        return Err(SPIRE_DISABLED.to_string());
+    }
+    Ok((command, when_exprs))
 }
 
 /// Upstream's `CheckForBreakpointOnFailure`: wait for the user's decision, exit with it.
@@ -143,5 +161,5 @@ fn breakpoint_on_failure(cfg: &Config, engine: &mut ProcessEngine<'_>) -> ! {
     });
     // The user ended the debug session: nothing for a successor to detect.
     liveness::remove_now();
-    std::process::exit(code)
+    golog::exit(code)
 }

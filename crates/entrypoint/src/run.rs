@@ -158,7 +158,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
     let mut tee_files = [None, None];
     for (slot, path) in [opts.stdout_path, opts.stderr_path].iter().enumerate() {
         if !path.is_empty() {
-            tee_files[slot] = Some(open_tee_file(path).map_err(RunError::Other)?);
+            tee_files[slot] = Some((open_tee_file(path).map_err(RunError::Other)?, *path));
         }
     }
     let path = look_path(name, env).map_err(RunError::Other)?;
@@ -179,7 +179,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
     let mut pipes = [None, None];
     let mut streams = Vec::new();
     for (slot, file) in tee_files.into_iter().enumerate() {
-        if let Some(file) = file {
+        if let Some((file, path)) = file {
             let (r, w) = pipe().map_err(RunError::Other)?;
             set_nonblocking(r.as_raw_fd());
             pipes[slot] = Some(w);
@@ -187,6 +187,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
                 pipe: r,
                 console: if slot == 0 { 1 } else { 2 },
                 file,
+                path: path.to_string(),
             });
         }
     }
@@ -314,13 +315,12 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
         }
     }
     // Whatever is still buffered right now goes out too (unless the console is stuck).
-    if let Some(tee) = tee {
-        tee.stop(TEE_IDLE_AFTER_EXIT);
-    }
+    let tee_error = tee.and_then(|tee| tee.stop(TEE_IDLE_AFTER_EXIT));
     match (kill, status) {
         (Some((KillReason::Deadline, ..)), _) => Err(RunError::DeadlineExceeded),
         (Some((KillReason::Cancel, ..)), _) => Err(RunError::Cancelled),
-        (None, Some(st)) if st.success() => Ok(()),
+        // Go's `Wait`: a copy error counts only if the command itself succeeded.
+        (None, Some(st)) if st.success() => tee_error.map_or(Ok(()), |e| Err(RunError::Other(e))),
         (None, Some(st)) => Err(RunError::Exit(st)),
         (None, None) => Err(RunError::Other("wait: no child processes".to_string())),
     }

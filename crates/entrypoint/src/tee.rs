@@ -4,12 +4,18 @@
 //! that stalled, a full pipe) blocks only that thread: the lifecycle loop in [`crate::run`]
 //! keeps timing out, cancelling and forwarding signals on time. A chunk goes to the file before
 //! the console, so a stalled console never holds back the file copy of what was already read.
+//!
+//! A failed file write ends that stream's copy, like upstream's `io.MultiWriter` inside
+//! `exec.Cmd`'s copy goroutine: the chunk still reaches the console (upstream writes it there
+//! first), then the pipe's read end is closed, so the command's next write to it gets `EPIPE`
+//! (or `SIGPIPE`), and the first such error (`write <path>: <errno>`) is kept for the step's
+//! outcome ([`Tee::error`]): Go's `Wait` reports it when the command itself exited 0.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::watch;
@@ -25,6 +31,8 @@ pub struct Stream {
     pub pipe: OwnedFd,
     pub console: RawFd,
     pub file: File,
+    /// The file's path as given (`-stdout_path`/`-stderr_path`), for the error text.
+    pub path: String,
 }
 
 /// The running copiers.
@@ -36,6 +44,8 @@ pub struct Tee {
     started: Instant,
     /// Nanoseconds after `started` of the last chunk copied.
     last_data: Arc<AtomicU64>,
+    /// The first failed file write, as Go's `*PathError` text.
+    error: Arc<Mutex<Option<String>>>,
 }
 
 impl Tee {
@@ -50,6 +60,7 @@ impl Tee {
             done,
             started,
             last_data: last_data.clone(),
+            error: Arc::default(),
         };
         for stream in streams {
             let (stop_r, stop_w) = crate::run::pipe()?;
@@ -64,6 +75,7 @@ impl Tee {
                 finished: finished.clone(),
                 started,
                 last_data: last_data.clone(),
+                error: tee.error.clone(),
             };
             std::thread::Builder::new()
                 .name("tee".into())
@@ -85,6 +97,11 @@ impl Tee {
         self.finished.iter().all(|f| f.load(Ordering::Acquire))
     }
 
+    /// The first file write that failed (and ended its stream's copy).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
     /// When a chunk was last copied (the start if none was).
     pub fn last_data(&self) -> Instant {
         self.started + Duration::from_nanos(self.last_data.load(Ordering::Acquire))
@@ -92,16 +109,18 @@ impl Tee {
 
     /// Asks every copier to copy what is buffered now and end, and waits for that up to `wait`
     /// (a copier stuck on a console nobody reads is left behind; process exit ends it).
-    pub fn stop(self, wait: Duration) {
-        drop(self.stops);
+    /// Returns the first file write error ([`Tee::error`]).
+    pub fn stop(mut self, wait: Duration) -> Option<String> {
+        self.stops.clear();
         let deadline = Instant::now() + wait;
         while !self.finished.iter().all(|f| f.load(Ordering::Acquire)) {
             let now = Instant::now();
             if now >= deadline {
-                return;
+                break;
             }
             watch::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
         }
+        self.error()
     }
 }
 
@@ -114,6 +133,7 @@ struct Copier {
     finished: Arc<AtomicBool>,
     started: Instant,
     last_data: Arc<AtomicU64>,
+    error: Arc<Mutex<Option<String>>>,
 }
 
 enum Read {
@@ -131,20 +151,22 @@ impl Copier {
             if ready[1] {
                 for _ in 0..MAX_READS_AFTER_STOP {
                     match self.read(&mut buf) {
-                        Read::Data(n) => self.copy(&buf[..n]),
-                        Read::Nothing | Read::Closed => break,
+                        Read::Data(n) if self.copy(&buf[..n]) => {}
+                        _ => break,
                     }
                 }
                 break;
             }
             if ready[0] {
                 match self.read(&mut buf) {
-                    Read::Data(n) => self.copy(&buf[..n]),
-                    Read::Nothing => {}
+                    Read::Data(n) if !self.copy(&buf[..n]) => break,
+                    Read::Data(_) | Read::Nothing => {}
                     Read::Closed => break,
                 }
             }
         }
+        // Closes the read end: after a write error the command's next write fails (EPIPE).
+        drop(self.stream.pipe);
         self.finished.store(true, Ordering::Release);
     }
 
@@ -167,12 +189,17 @@ impl Copier {
         }
     }
 
-    /// File first, then the console; a failing write to either does not stop the other.
-    fn copy(&mut self, chunk: &[u8]) {
-        let _ = self.stream.file.write_all(chunk);
+    /// File first, then the console; false (copy over) if the file write failed.
+    fn copy(&mut self, chunk: &[u8]) -> bool {
+        let written = self.stream.file.write_all(chunk);
         write_all_fd(self.stream.console, chunk);
         let nanos = self.started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.last_data.store(nanos, Ordering::Release);
+        let Err(e) = written else { return true };
+        if let Ok(mut first) = self.error.lock() {
+            first.get_or_insert_with(|| gocompat::fs::path_error("write", &self.stream.path, &e));
+        }
+        false
     }
 }
 

@@ -54,6 +54,8 @@ impl<'a> Waiter<'a> {
         let lock_file = liveness::lock_path(file);
         let watcher = Watcher::process();
         let mut lock_waiter: Option<OwnedFd> = None;
+        // A lock path that is not a regular file is reported once and then left alone.
+        let mut lock_refused = false;
         let mut predecessor_gone = false;
         loop {
             watcher.watch_parent_of(path);
@@ -83,8 +85,14 @@ impl<'a> Waiter<'a> {
                     Err(WaitError::PredecessorGone)
                 };
             }
-            if watch_predecessor && lock_waiter.is_none() && lock_file.exists() {
-                lock_waiter = liveness::spawn_lock_waiter(&lock_file);
+            if watch_predecessor && lock_waiter.is_none() && !lock_refused && lock_file.exists() {
+                match liveness::spawn_lock_waiter(&lock_file) {
+                    Ok(fd) => lock_waiter = fd,
+                    Err(line) => {
+                        golog::log(&line);
+                        lock_refused = true;
+                    }
+                }
             }
 
             let mut fds = Vec::with_capacity(3);

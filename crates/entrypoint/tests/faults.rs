@@ -630,43 +630,69 @@ fn read_only_termination_file_exits_1_and_leaves_it_unchanged() {
     assert_successor_follows(pod, "out", &next);
 }
 
-/// `/workspace` full under a `-stdout_path` there (stdoutConfig): the entrypoint's own files are
-/// unaffected; whatever the tee does with the write error, the outcome is one consistent row
-/// (exit 0 with `out`/`exitCode 0`, or non-zero with `out.err`) with a complete message.
-#[test]
-fn enospc_on_the_workspace_under_a_stdout_path_gives_a_consistent_outcome() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
-        return;
-    }
+/// Runs `command` as step 0 with `-stdout_path` on a full `/workspace`; returns the outcome
+/// and the log path.
+fn with_stdout_path_on_a_full_workspace(f: &Fixture, command: &str) -> (Outcome, String) {
     let pod = &f.pod;
     let ws = pod.root().join("workspace").to_string_lossy().into_owned();
     let log = format!("{ws}/log");
     let r = in_mount_namespace(
-        &f,
+        f,
         &full_tmpfs(&ws),
-        pod.step(
-            0,
-            &["-stdout_path", &log],
-            // Less than a pipe buffer: the test reads the console only at the end.
-            &[
-                "sh",
-                "-c",
-                "head -c 8192 /dev/zero | tr '\\0' x; echo; echo done",
-            ],
-        ),
+        pod.step(0, &["-stdout_path", &log], &["sh", "-c", command]),
         None,
         &["workspace"],
     );
     assert_eq!(tree(&after(pod, "workspace")), strings(&["log"]));
+    assert_eq!(
+        std::fs::metadata(after(pod, "workspace/log"))
+            .map(|m| m.len())
+            .ok(),
+        Some(0)
+    );
     assert_eq!(message_of(pod, 0), Message::Complete(vec![started_at()]));
-    if r.step.code == Some(0) {
-        assert_eq!(pod.post(0), "out");
-        assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    } else {
-        assert_eq!(pod.post(0), "out.err", "{}", r.step.stderr);
-        assert_eq!(pod.exit_code_file(0), None);
+    assert_eq!(pod.post(0), "out.err", "{}", r.step.stderr);
+    assert_eq!(pod.exit_code_file(0), None);
+    (r.step, log)
+}
+
+/// `/workspace` full under a `-stdout_path` there (stdoutConfig), command exits 0: as upstream's
+/// `io.MultiWriter` copy, the first failed file write ends the copy and `Wait` reports it (the
+/// chunk still reached the console): exit 1, `out.err`.
+#[test]
+fn enospc_on_the_workspace_under_a_stdout_path_fails_the_step() {
+    let f = Fixture::new();
+    if !can_fault_mounts() {
+        return;
     }
+    let (o, log) = with_stdout_path_on_a_full_workspace(&f, "printf hello");
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.ends_with(&format!(
+            " Error executing command: write {log}: no space left on device\n"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout, "hello");
+}
+
+/// Same, but the command writes again after the failed chunk: the copy has closed the pipe, so
+/// the command dies of SIGPIPE (Go's exit code -1, status 255), as under upstream.
+#[test]
+fn enospc_on_the_workspace_under_a_stdout_path_breaks_the_command_pipe() {
+    let f = Fixture::new();
+    if !can_fault_mounts() {
+        return;
+    }
+    let (o, _) = with_stdout_path_on_a_full_workspace(&f, "printf hello; sleep 1; echo more");
+    assert_eq!(o.code, Some(255), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("Error executing command"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout, "hello");
 }
 
 /// `/workspace` read-only under a `-stdout_path` there: the tee file cannot be opened, the
@@ -1002,9 +1028,28 @@ fn sigkill_while_running_skips_the_successor_even_with_the_command_alive() {
     assert_late_successor_skipped(pod);
 }
 
-/// Killed between creating its lock (a locked temp file) and renaming it into place — the few
-/// microseconds at startup before liveness is announced: the temp file stays, and the
-/// successor, with no lock to watch, waits like upstream until the TaskRun times out.
+/// Whether `dir`'s filesystem supports `O_TMPFILE` (then the lock gets its name by `linkat`).
+fn supports_o_tmpfile(dir: &str) -> bool {
+    let c = std::ffi::CString::new(dir).expect("C path");
+    // SAFETY: valid C string; the fd is closed right away.
+    unsafe {
+        let fd = libc::open(
+            c.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        );
+        if fd < 0 {
+            return false;
+        }
+        libc::close(fd);
+    }
+    true
+}
+
+/// Killed just before its lock gets its name (the `linkat` of the locked `O_TMPFILE` inode, or
+/// the rename of a locked temp file where there is no `O_TMPFILE`) — microseconds at startup
+/// before liveness is announced: nothing is left behind (a stray temp file in the fallback),
+/// and the successor, with no lock to watch, waits like upstream until the TaskRun times out.
 #[test]
 fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let f = Fixture::new();
@@ -1014,17 +1059,23 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let pod = &f.pod;
     let mut next = f.start(successor(pod));
     assert!(eventually(LONG, || pod.exists("run/1/.out.lock")));
-    // The lock's rename is the entrypoint's first (strace's -P does not match rename targets);
-    // `/^rename`: rename, renameat or renameat2, whichever this architecture's libc uses.
-    let step0 = killed_at(&pod.step(0, &[], &["true"]), "/^rename", None, 1);
+    let anonymous = supports_o_tmpfile(&pod.t("run/0"));
+    // The lock's link or rename is the entrypoint's first (strace's -P does not match their
+    // targets); `/^rename`: rename, renameat or renameat2, whichever this libc uses.
+    let syscall = if anonymous { "linkat" } else { "/^rename" };
+    let step0 = killed_at(&pod.step(0, &[], &["true"]), syscall, None, 1);
     let o0 = finish(f.start(step0), LONG);
     assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
     let left = tree(Path::new(&pod.t("run/0")));
-    assert_eq!(left.len(), 1, "{left:?}");
-    assert!(
-        left[0].contains("out.lock") && left[0] != ".out.lock",
-        "{left:?}"
-    );
+    if anonymous {
+        assert_eq!(left, Vec::<String>::new());
+    } else {
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(
+            left[0].contains("out.lock") && left[0] != ".out.lock",
+            "{left:?}"
+        );
+    }
     std::thread::sleep(Duration::from_secs(STILL_WAITING_SECS));
     assert!(
         next.try_wait().unwrap().is_none(),
@@ -1034,6 +1085,30 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let _ = finish(next, LONG);
     assert_eq!(message_of(pod, 0), Message::Absent);
     assert_eq!(pod.post(1), "none");
+}
+
+/// Killed while copying credentials to `$HOME` (before the lifecycle): the lock is already in
+/// place, so the successor skips instead of waiting for the TaskRun timeout.
+#[test]
+fn sigkill_during_the_credential_copy_skips_the_successor() {
+    let f = Fixture::new();
+    if !can_strace() {
+        return;
+    }
+    let pod = &f.pod;
+    pod.write("creds/.gitconfig", "[user]\n\tname = x\n");
+    let target = pod
+        .root()
+        .join("home/.gitconfig")
+        .to_string_lossy()
+        .into_owned();
+    let step0 = killed_at(&pod.step(0, &[], &["true"]), "openat", Some(&target), 1);
+    let (o0, o1) = kill_with_successor(&f, step0);
+    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    assert_skipped(pod, 1, &o1);
+    assert_eq!(message_of(pod, 0), Message::Absent);
+    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(&[".out.lock"]));
+    assert_late_successor_skipped(pod);
 }
 
 /// Killed after its command, before the post file: nothing posted, the lock stays, the
@@ -1067,7 +1142,7 @@ fn sigkill_before_the_post_file_skips_the_successor() {
 
 /// Syscalls of the entrypoint at which the sweeps kill it, each at its 1st, 2nd, … call.
 const SWEPT: &[&str] = &[
-    "openat", "/^mkdir", "flock", "/^rename", "write", "fsync", "/^unlink",
+    "openat", "/^mkdir", "flock", "/^rename", "/^link", "write", "fsync", "/^unlink",
 ];
 
 /// Kills a fresh step 0 (`true`, one task result) on entry to the k-th call of each of
@@ -1258,5 +1333,206 @@ fn predecessor_that_posts_err_and_dies_skips_the_successor() {
         !o1.stderr.contains("exited without writing"),
         "{}",
         o1.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stderr nobody reads (the container runtime's log pipe stalled)
+
+/// Bound for a step whose stderr is blocked to reach its post file and exit: a hang check
+/// (the entrypoint waits at most a fraction of a second per log line), not a performance one.
+const BLOCKED_STDERR_LIMIT: Duration = Duration::from_secs(10);
+
+/// A pipe filled to capacity whose read end the test keeps open and never reads: every
+/// blocking write to the write end blocks. Returns (read end, write end as blocking).
+fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: fds is a 2-element array; both fds are owned right away.
+    let (r, w) = unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    // SAFETY: fcntl/write on the fd owned above, from a static buffer.
+    unsafe {
+        let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let chunk = [b'x'; 4096];
+        while libc::write(w.as_raw_fd(), chunk.as_ptr().cast(), chunk.len()) > 0 {}
+        while libc::write(w.as_raw_fd(), chunk.as_ptr().cast(), 1) > 0 {}
+        // The entrypoint (and its command) get the pipe as a normal, blocking stderr.
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags);
+    }
+    (r, w)
+}
+
+/// Starts `step` with stderr a full pipe nobody reads (stdout discarded); returns the child and
+/// the read end, to be kept open until the child is gone.
+fn start_with_blocked_stderr(f: &Fixture, mut step: Command) -> (Child, std::os::fd::OwnedFd) {
+    let (r, w) = full_pipe();
+    step.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(w));
+    let child = step.spawn().expect("spawn entrypoint");
+    f.groups.borrow_mut().push(child.id() as i32);
+    (child, r)
+}
+
+/// Waits up to [`BLOCKED_STDERR_LIMIT`] for `child`; its exit status.
+fn exits_in_time(mut child: Child, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if start.elapsed() > BLOCKED_STDERR_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the entrypoint hung on its blocked stderr");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A command that cannot start: `Error executing command: …` is logged (after the post file),
+/// and the entrypoint still exits.
+#[test]
+fn blocked_stderr_does_not_hang_a_failing_step() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let (child, _r) = start_with_blocked_stderr(&f, pod.step(0, &[], &["/nonexistent/command"]));
+    let st = exits_in_time(child, "failing step");
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(message_of(pod, 0), Message::Complete(vec![started_at()]));
+}
+
+/// A timed-out step: post file, message and exit (`context deadline exceeded` is logged).
+#[test]
+fn blocked_stderr_does_not_delay_a_timeout() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &["-timeout", "300ms"],
+            &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 30")],
+        ),
+    );
+    let st = exits_in_time(child, "timeout");
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(
+        message_of(pod, 0),
+        Message::Complete(vec![started_at(), e("Reason", "TimeoutExceeded", 3)])
+    );
+}
+
+/// A cancelled step: `Step was canceling` is logged before the post file is written.
+#[test]
+fn blocked_stderr_does_not_delay_a_cancellation() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let started = pod.t("started");
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
+            ],
+        ),
+    );
+    assert!(eventually(LONG, || pod.exists("started")));
+    pod.write_atomic("downward/cancel", "CANCEL");
+    let st = exits_in_time(child, "cancellation");
+    assert_eq!(st.code(), Some(9));
+    assert_eq!(pod.post(0), "out.err");
+    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
+    assert_eq!(
+        message_of(pod, 0),
+        Message::Complete(vec![started_at(), e("Reason", "Cancelled", 3)])
+    );
+}
+
+/// SIGTERM while the command runs: forwarded, the command dies, the step fails and exits.
+#[test]
+fn blocked_stderr_does_not_delay_sigterm() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let started = pod.t("started");
+    let pids = f.pid_file("child");
+    let (child, _r) = start_with_blocked_stderr(
+        &f,
+        pod.step(
+            0,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
+            ],
+        ),
+    );
+    assert!(eventually(LONG, || pod.exists("started")));
+    kill(child.id(), libc::SIGTERM);
+    let st = exits_in_time(child, "SIGTERM");
+    assert_ne!(st.code(), Some(0));
+    assert_eq!(pod.post(0), "out.err");
+    assert!(!f.recorded_pid("child").is_some_and(alive));
+}
+
+/// Read normally, a stderr gets every log line, whole and in order, before the exit.
+#[test]
+fn log_lines_reach_a_read_stderr_whole() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    let o = finish(
+        f.start(pod.step(0, &["-timeout", "200ms"], &["sleep", "30"])),
+        LONG,
+    );
+    assert_eq!(o.code, Some(1));
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", o.stderr);
+    assert!(
+        lines[0].ends_with(" context deadline exceeded"),
+        "{}",
+        o.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Something other than a lock file where the predecessor's lock belongs
+
+/// A FIFO planted at `/tekton/run/0/.out.lock`: the successor's lock waiter opens it without
+/// blocking, refuses it with one line, and the wait still follows the post file.
+#[test]
+fn fifo_as_the_predecessor_lock_is_refused_and_the_wait_follows_the_post_file() {
+    let f = Fixture::new();
+    let pod = &f.pod;
+    std::fs::create_dir_all(pod.root().join("tekton/run/0")).expect("mkdir run/0");
+    let lock = pod.t("run/0/.out.lock");
+    let c = std::ffi::CString::new(lock.clone()).expect("C path");
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let next = f.start(successor(pod));
+    // The successor is past its first checks (and its lock open) once its wait is idle.
+    std::thread::sleep(Duration::from_millis(300));
+    pod.write("run/0/out", "");
+    let o = finish(next, HANDOFF_LIMIT);
+    assert_ran(pod, 1, &o);
+    assert!(
+        o.stderr.contains(&format!(
+            " Not watching the previous step's liveness lock {lock}: not a regular file\n"
+        )),
+        "{}",
+        o.stderr
     );
 }

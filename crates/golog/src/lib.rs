@@ -6,10 +6,10 @@
 //! and the controller parses the timestamp, so stepkit prints the same shapes. [`zap`] writes
 //! the JSON lines of zap's production logger (git-init, creds-init).
 
+pub mod sink;
 pub mod zap;
 
-use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A wall-clock instant broken down in the local time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +124,9 @@ impl LocalTime {
 /// Go `log.Println(msg)`: one line on stderr with the date-time prefix.
 pub fn log(msg: &str) {
     let line = format!("{} {}\n", LocalTime::now().log_stamp(), msg);
-    // A failed write to stderr has nowhere to be reported.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    if !sink::submit(line.as_bytes().to_vec()) {
+        sink::write_stderr(line.as_bytes());
+    }
 }
 
 /// Go `slog` default-handler line: `2006/01/02 15:04:05 LEVEL msg`.
@@ -133,10 +134,19 @@ pub fn slog(level: &str, msg: &str) {
     log(&format!("{level} {msg}"));
 }
 
+/// How long [`exit`] waits for queued log lines (see [`sink`]).
+pub const EXIT_FLUSH: Duration = Duration::from_secs(1);
+
 /// Go `log.Fatal(msg)`: logs and exits 1.
 pub fn fatal(msg: &str) -> ! {
     log(msg);
-    std::process::exit(1)
+    exit(1)
+}
+
+/// `std::process::exit` after giving queued log lines up to [`EXIT_FLUSH`] to go out.
+pub fn exit(code: i32) -> ! {
+    sink::flush(EXIT_FLUSH);
+    std::process::exit(code)
 }
 
 #[cfg(test)]
