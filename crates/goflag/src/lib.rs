@@ -148,7 +148,9 @@ impl<'a> FlagSet<'a> {
                 return Err(FlagError::Invalid(format!("bad flag syntax: {s}")));
             }
             i += 1;
-            let (name, inline) = match body[1..].find('=') {
+            // Go scans bytes from index 1; '=' is ASCII, so its index is a char boundary
+            // even when the name starts with a multi-byte character.
+            let (name, inline) = match body.bytes().skip(1).position(|b| b == b'=') {
                 Some(pos) => (&body[..pos + 1], Some(&body[pos + 2..])),
                 None => (body, None),
             };
@@ -785,6 +787,24 @@ mod tests {
         );
         assert_eq!(fs.parse(&["-h"]).unwrap_err(), FlagError::Help);
         assert_eq!(fs.parse(&["--help"]).unwrap_err(), FlagError::Help);
+    }
+
+    #[test]
+    fn non_ascii_names_are_undefined_flags_not_panics() {
+        // Found by fuzz/fuzz_targets/goflag_parse.rs (`entrypoint -é` aborted with 134).
+        let mut fs = set();
+        assert_eq!(
+            fs.parse(&["-é"]).unwrap_err(),
+            FlagError::Invalid("flag provided but not defined: -é".into())
+        );
+        assert_eq!(
+            fs.parse(&["-\u{4c9}=0x1f", "--=-0be3", "-l"]).unwrap_err(),
+            FlagError::Invalid("flag provided but not defined: -\u{4c9}".into())
+        );
+        assert_eq!(
+            fs.parse(&["--é=x"]).unwrap_err(),
+            FlagError::Invalid("flag provided but not defined: -é".into())
+        );
     }
 
     #[test]
