@@ -353,14 +353,32 @@ fn host_patterns_match(list: &str, host: &str) -> bool {
     matched
 }
 
+/// `*`/`?` wildcard match, ASCII case-insensitive. Iterative with one resume point (the last
+/// `*`): O(pattern × host) steps, where trying every split at every `*` would be exponential
+/// in the number of stars (a 100-byte `Host` line could hang the clone).
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(&p[1..], &s[1..]),
-        _ => false,
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern resumes and how much of `s` the star took.
+    let mut resume: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                resume = Some((pi, si));
+            }
+            Some(b'?') => (pi, si) = (pi + 1, si + 1),
+            Some(c) if c.eq_ignore_ascii_case(&s[si]) => (pi, si) = (pi + 1, si + 1),
+            _ => match resume {
+                // Let the star take one more byte and retry the rest of the pattern.
+                Some((after_star, taken)) => {
+                    resume = Some((after_star, taken + 1));
+                    (pi, si) = (after_star, taken + 1);
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Result of looking a host key up in known_hosts files.
@@ -534,6 +552,53 @@ mod tests {
             )),
             "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"
         );
+    }
+
+    /// The exhaustive definition `glob` must agree with (exponential, so small inputs only).
+    fn glob_by_definition(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                glob_by_definition(&p[1..], s) || (!s.is_empty() && glob_by_definition(p, &s[1..]))
+            }
+            (Some(b'?'), Some(_)) => glob_by_definition(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob_by_definition(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+
+    fn words(alphabet: &[u8], max_len: usize) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max_len {
+            last = last
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |&c| [w.as_slice(), &[c]].concat()))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn glob_agrees_with_its_definition() {
+        for p in words(b"aB*?", 5) {
+            for s in words(b"ab", 5) {
+                assert_eq!(glob(&p, &s), glob_by_definition(&p, &s), "{p:?} {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn host_patterns_do_not_backtrack_exponentially() {
+        // Found by fuzz/fuzz_targets/ssh_config.rs: this 56-byte pattern took over 10 s.
+        let pattern = format!("{}b", "*a".repeat(25));
+        let host = "a".repeat(60);
+        let started = std::time::Instant::now();
+        assert!(!host_patterns_match(&pattern, &host));
+        assert!(host_patterns_match(&format!("{pattern},*"), &host));
+        assert!(!known_host_names_match(&pattern, &host));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
