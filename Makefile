@@ -73,8 +73,9 @@ FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_TARGETS       ?= $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 CARGO_FUZZ_VERSION := 0.13.2
 # Stable Rust: no sanitizer (that needs nightly's -Zsanitizer); coverage instrumentation,
-# debug assertions and overflow checks are on. Scratch files go under fuzz/target/tmp.
-FUZZ_RUN = cd fuzz && TMPDIR=$(CURDIR)/fuzz/target/tmp nice -n 19 $(CARGO) fuzz run \
+# debug assertions and overflow checks are on. Scratch files go under fuzz/target/tmp-<make target>.
+FUZZ := $(CURDIR)/fuzz
+FUZZ_RUN = TMPDIR=$(FUZZ)/target/tmp-$@ nice -n 19 $(CARGO) fuzz run --fuzz-dir $(FUZZ) \
 	--sanitizer none --release --debug-assertions
 FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
@@ -83,24 +84,25 @@ fuzz-tool:
 		$(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
 
 fuzz: fuzz-tool
-	mkdir -p fuzz/target/tmp
+	mkdir -p fuzz/target/tmp-$@
 	set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p fuzz/corpus/$$t fuzz/regressions/$$t; \
-		$(FUZZ_RUN) $$t corpus/$$t seeds/$$t regressions/$$t -- $(FUZZ_FLAGS) \
+		$(FUZZ_RUN) $$t $(FUZZ)/corpus/$$t $(FUZZ)/seeds/$$t $(FUZZ)/regressions/$$t -- \
+			$(FUZZ_FLAGS) \
 			-max_total_time=$(FUZZ_SECONDS); \
 	done
-	rm -rf fuzz/target/tmp
+	rm -rf fuzz/target/tmp-$@
 
 ## fuzz-smoke: every seed and regression input once, then FUZZ_SMOKE_SECONDS per target (CI)
 fuzz-smoke: fuzz-tool
-	rm -rf fuzz/target/tmp fuzz/target/smoke && mkdir -p fuzz/target/tmp
+	rm -rf fuzz/target/tmp-$@ fuzz/target/smoke && mkdir -p fuzz/target/tmp-$@
 	set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p fuzz/target/smoke/$$t fuzz/regressions/$$t; \
-		$(FUZZ_RUN) $$t seeds/$$t regressions/$$t -- $(FUZZ_FLAGS) -runs=0; \
-		$(FUZZ_RUN) $$t target/smoke/$$t seeds/$$t -- $(FUZZ_FLAGS) \
+		$(FUZZ_RUN) $$t $(FUZZ)/seeds/$$t $(FUZZ)/regressions/$$t -- $(FUZZ_FLAGS) -runs=0; \
+		$(FUZZ_RUN) $$t $(FUZZ)/target/smoke/$$t $(FUZZ)/seeds/$$t -- $(FUZZ_FLAGS) \
 			-max_total_time=$(FUZZ_SMOKE_SECONDS); \
 	done
-	rm -rf fuzz/target/tmp fuzz/target/smoke
+	rm -rf fuzz/target/tmp-$@ fuzz/target/smoke
 
 clean:
 	$(CARGO) clean
