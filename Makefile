@@ -16,7 +16,7 @@ GIT_INIT_LINK := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/crates/git-ini
 	-C link-arg=-Wl,--no-warn-symbol-ordering
 endif
 
-.PHONY: all build link-order test lint fmt demo images e2e bench clean
+.PHONY: all build link-order test lint fmt demo images e2e bench clean fuzz fuzz-smoke fuzz-tool
 
 all: build
 
@@ -65,6 +65,44 @@ e2e: images
 ## bench: stepkit side by side with upstream Tekton (BENCH_ARGS=--quick for a short run)
 bench: build
 	./scripts/bench.sh $(RELEASE) $(BENCH_ARGS)
+
+## fuzz: every fuzz target for FUZZ_SECONDS each, one at a time (docs/fuzzing.md);
+## new inputs accumulate in fuzz/corpus/<target> (not committed), crashes in fuzz/artifacts
+FUZZ_SECONDS       ?= 3600
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_TARGETS       ?= $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+CARGO_FUZZ_VERSION := 0.13.2
+# Stable Rust: no sanitizer (that needs nightly's -Zsanitizer); coverage instrumentation,
+# debug assertions and overflow checks are on. Scratch files go under fuzz/target/tmp-<make target>.
+FUZZ := $(CURDIR)/fuzz
+FUZZ_RUN = TMPDIR=$(FUZZ)/target/tmp-$@ nice -n 19 $(CARGO) fuzz run --fuzz-dir $(FUZZ) \
+	--sanitizer none --release --debug-assertions
+FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+fuzz-tool:
+	@$(CARGO) fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)$$' || \
+		$(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz: fuzz-tool
+	mkdir -p fuzz/target/tmp-$@
+	set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t fuzz/regressions/$$t; \
+		$(FUZZ_RUN) $$t $(FUZZ)/corpus/$$t $(FUZZ)/seeds/$$t $(FUZZ)/regressions/$$t -- \
+			$(FUZZ_FLAGS) \
+			-max_total_time=$(FUZZ_SECONDS); \
+	done
+	rm -rf fuzz/target/tmp-$@
+
+## fuzz-smoke: every seed and regression input once, then FUZZ_SMOKE_SECONDS per target (CI)
+fuzz-smoke: fuzz-tool
+	rm -rf fuzz/target/tmp-$@ fuzz/target/smoke && mkdir -p fuzz/target/tmp-$@
+	set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/target/smoke/$$t fuzz/regressions/$$t; \
+		$(FUZZ_RUN) $$t $(FUZZ)/seeds/$$t $(FUZZ)/regressions/$$t -- $(FUZZ_FLAGS) -runs=0; \
+		$(FUZZ_RUN) $$t $(FUZZ)/target/smoke/$$t $(FUZZ)/seeds/$$t -- $(FUZZ_FLAGS) \
+			-max_total_time=$(FUZZ_SMOKE_SECONDS); \
+	done
+	rm -rf fuzz/target/tmp-$@ fuzz/target/smoke
 
 clean:
 	$(CARGO) clean

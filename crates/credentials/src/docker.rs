@@ -137,26 +137,33 @@ fn decode_registry_map(
     }
 }
 
-fn parse_file(path: &Path) -> Result<Json, String> {
-    let data = fsutil::read_secret_bytes(path)?;
-    gojson::parse(&data).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// `.dockercfg`: a flat `{registry: entry}` object.
 pub fn auths_from_dockercfg(path: &Path) -> Result<BTreeMap<String, DockerEntry>, String> {
-    let v = parse_file(path)?;
+    let data = fsutil::read_secret_bytes(path)?;
+    parse_dockercfg(&data).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// [`auths_from_dockercfg`] on the file's bytes; errors name no file.
+pub fn parse_dockercfg(data: &[u8]) -> Result<BTreeMap<String, DockerEntry>, String> {
+    let v = gojson::parse(data)?;
     let mut m = BTreeMap::new();
     let mut err = None;
     decode_registry_map(&v, &mut m, &mut err);
     match err {
-        Some(e) => Err(format!("{}: {e}", path.display())),
+        Some(e) => Err(e),
         None => Ok(m),
     }
 }
 
 /// `.dockerconfigjson`: `{"auths": {registry: entry}}`; other top-level keys are dropped.
 pub fn auths_from_dockerconfigjson(path: &Path) -> Result<BTreeMap<String, DockerEntry>, String> {
-    let v = parse_file(path)?;
+    let data = fsutil::read_secret_bytes(path)?;
+    parse_dockerconfigjson(&data).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// [`auths_from_dockerconfigjson`] on the file's bytes; errors name no file.
+pub fn parse_dockerconfigjson(data: &[u8]) -> Result<BTreeMap<String, DockerEntry>, String> {
+    let v = gojson::parse(data)?;
     let mut auths: Option<BTreeMap<String, DockerEntry>> = None;
     let mut err = None;
     match &v {
@@ -180,7 +187,7 @@ pub fn auths_from_dockerconfigjson(path: &Path) -> Result<BTreeMap<String, Docke
         }
     }
     match err {
-        Some(e) => Err(format!("{}: {e}", path.display())),
+        Some(e) => Err(e),
         None => Ok(auths.unwrap_or_default()),
     }
 }

@@ -25,8 +25,10 @@ mod gojson;
 mod gourl;
 mod home;
 
-pub use docker::{DockerEntry, config_json};
-pub use git::{BasicEntry, SshEntry, parse_ssh_url, ssh_host_alias};
+pub use docker::{DockerEntry, config_json, parse_dockercfg, parse_dockerconfigjson};
+pub use git::{
+    BasicEntry, SshEntry, basic_gitconfig, git_credentials, parse_ssh_url, ssh_host_alias,
+};
 pub use home::{CREDS_ITEMS, copy_creds_to_home, copy_to_home};
 
 /// The credential flags seen on the command line, with their secret files already read.

@@ -284,12 +284,36 @@ fn find_replacement(layout: &Layout, reference: &str) -> Result<Replacement, Str
     })
 }
 
+/// Longest value a substitution may produce: Linux's `MAX_ARG_STRLEN` (32 pages), beyond which
+/// no argument or environment string reaches `execve` anyway. Upstream has no limit there: a
+/// result holding its own reference twice, referenced 30 times, grows to 2^30 copies.
+pub const MAX_SUBSTITUTED_LEN: usize = 128 * 1024;
+
+/// Longest script an artifact substitution may produce (a script comes from the pod spec, which
+/// Kubernetes keeps under 1.5 MiB).
+pub const MAX_SUBSTITUTED_SCRIPT_LEN: usize = 16 * 1024 * 1024;
+
+fn too_long(reference: &str, limit: usize) -> String {
+    format!("substituting {reference} would make a value longer than {limit} bytes")
+}
+
+/// Go's `strings.ReplaceAll`, refused before it would grow `s` beyond [`MAX_SUBSTITUTED_LEN`].
+fn replace_bounded(s: &str, reference: &str, replacement: &str) -> Result<String, String> {
+    if replacement.len() > reference.len() {
+        let growth = s.matches(reference).count() * (replacement.len() - reference.len());
+        if s.len() + growth > MAX_SUBSTITUTED_LEN {
+            return Err(too_long(reference, MAX_SUBSTITUTED_LEN));
+        }
+    }
+    Ok(s.replace(reference, replacement))
+}
+
 /// Replaces every step-result reference in `s` by its string form.
 fn replace_step_results_in(layout: &Layout, s: &str) -> Result<String, String> {
     let mut out = s.to_string();
     for reference in step_result_refs(s) {
         let replacement = find_replacement(layout, reference)?;
-        out = out.replace(reference, replacement.text());
+        out = replace_bounded(&out, reference, replacement.text())?;
     }
     Ok(out)
 }
@@ -317,7 +341,7 @@ fn replace_step_results_in_list(
                     out.extend(elements);
                     continue 'items;
                 }
-                Replacement::Text(text) => replaced = replaced.replace(reference, &text),
+                Replacement::Text(text) => replaced = replace_bounded(&replaced, reference, &text)?,
             }
         }
         out.push(replaced);
@@ -631,7 +655,7 @@ pub fn artifact_values(layout: &Layout, template: &str) -> Result<String, String
 fn replace_artifacts_in(layout: &Layout, s: &str) -> Result<String, String> {
     let mut out = s.to_string();
     for reference in artifact_refs(s) {
-        out = out.replace(reference, &artifact_values(layout, reference)?);
+        out = replace_bounded(&out, reference, &artifact_values(layout, reference)?)?;
     }
     Ok(out)
 }
@@ -643,6 +667,9 @@ fn replace_artifacts_in_bytes(layout: &Layout, s: &[u8]) -> Result<Vec<u8>, Stri
         let reference = String::from_utf8_lossy(&s[start..end]);
         let values = artifact_values(layout, &reference)?;
         out = replace_all_bytes(&out, &s[start..end], values.as_bytes());
+        if out.len() > MAX_SUBSTITUTED_SCRIPT_LEN {
+            return Err(too_long(&reference, MAX_SUBSTITUTED_SCRIPT_LEN));
+        }
     }
     Ok(out)
 }

@@ -298,6 +298,53 @@ fn whole_array_in_a_string_context_is_empty() {
     assert_eq!(env[0].1, "<>");
 }
 
+#[test]
+fn self_referencing_results_cannot_grow_without_bound() {
+    // Found by fuzz/fuzz_targets/step_results.rs: a result holding its own reference twice,
+    // referenced 30 times, doubled the value on every match (2^30 copies; upstream the same).
+    let reference = "$(steps.foo.results.res)";
+    let pod = Pod::with_result("foo", "res", &reference.repeat(2));
+    let text = reference.repeat(30);
+    let mut env = vec![("X".to_string(), text.clone())];
+    let mut command = vec![text.clone()];
+    let mut when = vec![WhenExpression {
+        input: text.clone(),
+        ..Default::default()
+    }];
+    let started = std::time::Instant::now();
+    let err = apply_step_results(&pod.layout, &mut env, &mut when, &mut command).unwrap_err();
+    assert_eq!(
+        err,
+        format!("substituting {reference} would make a value longer than 131072 bytes")
+    );
+    assert!(env[0].1.len() <= MAX_SUBSTITUTED_LEN);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Growth up to the limit is still substituted like upstream.
+    let pod = Pod::with_result("foo", "res", &"x".repeat(1000));
+    let mut env = vec![("X".to_string(), reference.repeat(100))];
+    apply_step_results(&pod.layout, &mut env, &mut [], &mut Vec::new()).unwrap();
+    assert_eq!(env[0].1, "x".repeat(100_000));
+}
+
+#[test]
+fn self_referencing_artifacts_cannot_grow_without_bound() {
+    let reference = "$(steps.s.outputs.a)";
+    let pod = Pod::new();
+    pod.write_provenance(
+        "s",
+        &format!(
+            r#"{{"outputs":[{{"name":"a","values":[{{"uri":"{0}{0}"}}]}}]}}"#,
+            reference
+        ),
+    );
+    let mut env = vec![("X".to_string(), reference.repeat(30))];
+    let err = apply_artifacts(&pod.layout, &mut env, &mut Vec::new()).unwrap_err();
+    assert_eq!(
+        err,
+        format!("substituting {reference} would make a value longer than 131072 bytes")
+    );
+}
+
 // ----- TestApplyStepResultSubstitutions_Command -----------------------------------------------
 
 fn command_case(result: &str, command: &[&str]) -> (Result<(), String>, Vec<String>) {
