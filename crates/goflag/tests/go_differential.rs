@@ -21,25 +21,11 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn build_oracle() -> Option<PathBuf> {
-    testsupport::need_tool("go")?;
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goflag_oracle");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("goflag_oracle");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goflag_oracle/main.go");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("GOTOOLCHAIN", "local")
-        .env("GO111MODULE", "off")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(bin)
+    testsupport::go_build(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goflag_oracle/main.go"),
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("goflag_oracle/goflag_oracle"),
+        &[("GO111MODULE", "off")],
+    )
 }
 
 /// Go's outcome for each argv.

@@ -26,25 +26,11 @@ fn unhex(s: &str) -> Vec<u8> {
 fn oracle() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        testsupport::need_tool("go")?;
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocompat");
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join("gocompat");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gocompat/main.go");
-        let out = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .env("GOTOOLCHAIN", "local")
-            .env("GO111MODULE", "off")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(bin)
+        testsupport::go_build(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gocompat/main.go"),
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocompat/gocompat"),
+            &[("GO111MODULE", "off")],
+        )
     })
     .as_deref()
 }

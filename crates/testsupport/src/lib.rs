@@ -6,14 +6,15 @@
 //! can never turn into a green run that tested nothing.
 //!
 //! Also here: [`GroupChild`], so a server a test starts dies with everything it forked, and
-//! [`with_unprivileged_file_access`], so permission tests mean something when run as root.
+//! [`with_unprivileged_file_access`], so permission tests mean something when run as root, and
+//! [`go_build`], the one way a differential test compiles its Go oracle.
 
 pub mod argv;
 
 use std::fmt::Display;
 use std::io;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// True when every test must really run (`STEPKIT_REQUIRE_ALL=1`).
@@ -47,6 +48,34 @@ pub fn need_tool(name: &str) -> Option<PathBuf> {
         skip(format!("`{name}` is not installed"));
     }
     found
+}
+
+/// Compiles the Go program `src` into `bin` (creating its directory) with the local toolchain
+/// only (`GOTOOLCHAIN=local`: a test never downloads one) and the caller's extra `env`. `None`
+/// when Go is not installed ([`need_tool`] has reported it); panics with go's stderr when the
+/// build fails, since a broken oracle is a defect, not a missing tool.
+#[track_caller]
+pub fn go_build(src: &Path, bin: &Path, env: &[(&str, &str)]) -> Option<PathBuf> {
+    need_tool("go")?;
+    if let Some(dir) = bin.parent() {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    }
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(bin)
+        .arg(src)
+        .env("GOTOOLCHAIN", "local")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run go build: {e}"));
+    assert!(
+        out.status.success(),
+        "go build of {} failed: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(bin.to_path_buf())
 }
 
 /// True when the test runs as root; otherwise [`skip`]s with `why` (what root is needed for).

@@ -14,25 +14,12 @@ use std::sync::OnceLock;
 fn oracle() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        testsupport::need_tool("go")?;
         let dir = std::env::temp_dir().join("stepkit-substitute-gooracle");
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join(format!("gooracle-{}", std::process::id()));
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/substitute/gooracle/main.go");
-        let out = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .env("GOTOOLCHAIN", "local")
-            .env("GO111MODULE", "off")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(bin)
+        testsupport::go_build(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/substitute/gooracle/main.go"),
+            &dir.join(format!("gooracle-{}", std::process::id())),
+            &[("GO111MODULE", "off")],
+        )
     })
     .as_deref()
 }
