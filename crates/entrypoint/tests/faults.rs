@@ -20,6 +20,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use testsupport::mounts::{
+    FILL, SETUP_FAILED, can_fault_mounts, full_tmpfs, read_only_tmpfs, tmpfs,
+};
 
 use common::*;
 
@@ -33,10 +36,6 @@ const STILL_WAITING_SECS: u64 = 3;
 const NEXT_LIMIT_SECS: u64 = 20;
 /// Exit status of `timeout` when its command ran out of time.
 const TIMED_OUT: i32 = 124;
-/// Exit status of the namespace script when the fault itself could not be set up.
-const SETUP_FAILED: i32 = 99;
-/// Name prefix of the files that fill a volume; left out of listings.
-const FILL: &str = ".fault-fill";
 
 /// A pod plus every process group its test started: all are SIGKILLed when the test ends,
 /// passed or failed. Step children run in their own groups (the entrypoint's setpgid), so a
@@ -270,39 +269,6 @@ fn successor(pod: &Pod) -> Command {
 // ---------------------------------------------------------------------------------------------
 // Full and read-only volumes (root, private mount namespace)
 
-fn can_fault_mounts() -> bool {
-    if !testsupport::need_root("mount a tmpfs in a private mount namespace")
-        || testsupport::need_tool("unshare").is_none()
-    {
-        return false;
-    }
-    let works = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        testsupport::skip("`unshare --mount` is not permitted here");
-    }
-    works
-}
-
-/// A 16 KiB tmpfs over `dir`, then filled up (checked: 0 KiB available).
-fn full_tmpfs(dir: &str) -> String {
-    let d = q(dir);
-    format!(
-        "mount -t tmpfs -o size=16k fault {d}\n\
-         head -c 1048576 /dev/zero > {d}/{FILL} 2>/dev/null || true\n\
-         test \"$(df -k --output=avail {d} | tail -n 1 | tr -d ' ')\" = 0\n"
-    )
-}
-
-/// A 16 KiB tmpfs over `dir`, read-only.
-fn read_only_tmpfs(dir: &str) -> String {
-    let d = q(dir);
-    format!("mount -t tmpfs -o size=16k fault {d}\nmount -o remount,ro {d}\n")
-}
-
 struct NsRun {
     step: Outcome,
     next: Option<Outcome>,
@@ -391,7 +357,7 @@ fn enospc_on_the_run_dir_fails_the_step_without_hanging_the_successor() {
     let pod = &f.pod;
     let r = in_mount_namespace(
         &f,
-        &full_tmpfs(&pod.t("run/0")),
+        &full_tmpfs(&q(&pod.t("run/0"))),
         pod.step(0, &[], &["true"]),
         Some((successor(pod), NEXT_LIMIT_SECS)),
         &["tekton/run/0"],
@@ -427,10 +393,7 @@ fn no_inodes_on_the_run_dir_skips_the_successor_through_the_lock() {
         return;
     }
     let pod = &f.pod;
-    let setup = format!(
-        "mount -t tmpfs -o size=16k,nr_inodes=2 fault {}\n",
-        q(&pod.t("run/0"))
-    );
+    let setup = tmpfs(&q(&pod.t("run/0")), "size=16k,nr_inodes=2");
     let r = in_mount_namespace(
         &f,
         &setup,
@@ -470,7 +433,7 @@ fn read_only_run_dir_fails_the_step_and_the_successor_waits_for_the_timeout() {
     let pod = &f.pod;
     let r = in_mount_namespace(
         &f,
-        &read_only_tmpfs(&pod.t("run/0")),
+        &read_only_tmpfs(&q(&pod.t("run/0"))),
         pod.step(0, &[], &["true"]),
         Some((successor(pod), STILL_WAITING_SECS)),
         &["tekton/run/0"],
@@ -510,10 +473,7 @@ fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
     );
     let r = in_mount_namespace(
         &f,
-        &format!(
-            "mount -t tmpfs -o size=16k,nr_inodes=16 fault {}\n",
-            q(&run0)
-        ),
+        &tmpfs(&q(&run0), "size=16k,nr_inodes=16"),
         pod.step(0, &[], &["sh", "-c", &fill]),
         Some((successor(pod), NEXT_LIMIT_SECS)),
         &["tekton/run/0"],
@@ -556,7 +516,7 @@ fn enospc_on_the_termination_file_exits_1_and_leaves_it_empty() {
     pod.write("results/digest", "sha256:abc");
     let setup = format!(
         "{}: > {}\n",
-        full_tmpfs(&term_dir.to_string_lossy()),
+        full_tmpfs(&q(&term_dir.to_string_lossy())),
         q(&term)
     );
     let r = in_mount_namespace(
@@ -638,7 +598,7 @@ fn with_stdout_path_on_a_full_workspace(f: &Fixture, command: &str) -> (Outcome,
     let log = format!("{ws}/log");
     let r = in_mount_namespace(
         f,
-        &full_tmpfs(&ws),
+        &full_tmpfs(&q(&ws)),
         pod.step(0, &["-stdout_path", &log], &["sh", "-c", command]),
         None,
         &["workspace"],
@@ -709,7 +669,7 @@ fn read_only_workspace_under_a_stdout_path_fails_before_the_command() {
     let marker = pod.t("ran");
     let r = in_mount_namespace(
         &f,
-        &read_only_tmpfs(&ws),
+        &read_only_tmpfs(&q(&ws)),
         pod.step(
             0,
             &["-stdout_path", &log],

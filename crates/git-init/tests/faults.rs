@@ -8,26 +8,11 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use testsupport::mounts::{SETUP_FAILED, can_fault_mounts};
 
-/// Exit status of the namespace script when the fault itself could not be set up.
-const SETUP_FAILED: i32 = 99;
-
-fn can_fault_mounts() -> bool {
-    if !testsupport::need_root("mount a tmpfs in a private mount namespace")
-        || testsupport::need_tool("unshare").is_none()
-        || testsupport::need_tool("git").is_none()
-    {
-        return false;
-    }
-    let works = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        testsupport::skip("`unshare --mount` is not permitted here");
-    }
-    works
+/// [`can_fault_mounts`], and git to clone with.
+fn can_fault_mounts_and_git() -> bool {
+    can_fault_mounts() && testsupport::need_tool("git").is_some()
 }
 
 /// Clones `src` into `<workspace>/out` with a `mount_options` tmpfs over the workspace, in a
@@ -111,7 +96,7 @@ fn source_repo(root: &Path) -> std::path::PathBuf {
 /// ENOSPC, no termination message; the temporary pack is removed, nothing outside `-path`.
 #[test]
 fn full_workspace_fails_the_clone_without_a_stray_pack() {
-    if !can_fault_mounts() {
+    if !can_fault_mounts_and_git() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -145,7 +130,7 @@ fn full_workspace_fails_the_clone_without_a_stray_pack() {
 /// Read-only workspace: `git init` of `-path` fails, exit 1, nothing created.
 #[test]
 fn read_only_workspace_fails_before_anything_is_written() {
-    if !can_fault_mounts() {
+    if !can_fault_mounts_and_git() {
         return;
     }
     let t = tempfile::tempdir().unwrap();

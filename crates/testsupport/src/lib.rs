@@ -7,9 +7,11 @@
 //!
 //! Also here: [`GroupChild`], so a server a test starts dies with everything it forked, and
 //! [`with_unprivileged_file_access`], so permission tests mean something when run as root, and
-//! [`go_build`], the one way a differential test compiles its Go oracle.
+//! [`go_build`], the one way a differential test compiles its Go oracle. [`mounts`] makes full
+//! and read-only volumes for fault tests.
 
 pub mod argv;
+pub mod mounts;
 
 use std::fmt::Display;
 use std::io;

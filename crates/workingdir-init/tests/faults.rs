@@ -4,26 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-/// Exit status of the namespace script when the fault itself could not be set up.
-const SETUP_FAILED: i32 = 99;
-
-fn can_fault_mounts() -> bool {
-    if !testsupport::need_root("mount a tmpfs in a private mount namespace")
-        || testsupport::need_tool("unshare").is_none()
-    {
-        return false;
-    }
-    let works = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        testsupport::skip("`unshare --mount` is not permitted here");
-    }
-    works
-}
+use testsupport::mounts::{SETUP_FAILED, can_fault_mounts, read_only_tmpfs, tmpfs};
 
 /// Runs `workingdir-init args` in the workspace `ws` after `setup` (sh -e, `$WS` is the
 /// workspace) in a private mount namespace; returns its output and what the workspace then
@@ -85,11 +66,7 @@ fn read_only_workspace_fails_on_the_first_directory() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("workspace");
     std::fs::create_dir(&ws).unwrap();
-    let (out, left) = in_namespace(
-        &ws,
-        "mount -t tmpfs -o size=16k fault \"$WS\"\nmount -o remount,ro \"$WS\"\n",
-        &["first", "second"],
-    );
+    let (out, left) = in_namespace(&ws, &read_only_tmpfs("\"$WS\""), &["first", "second"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
         log_line(&out),
@@ -111,7 +88,7 @@ fn full_workspace_fails_midway_and_leaves_the_parents() {
     std::fs::create_dir(&ws).unwrap();
     let (out, left) = in_namespace(
         &ws,
-        "mount -t tmpfs -o size=16k,nr_inodes=3 fault \"$WS\"\n",
+        &tmpfs("\"$WS\"", "size=16k,nr_inodes=3"),
         &["a/b/c", "never"],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
