@@ -1339,6 +1339,28 @@ fn start_with_blocked_stderr(f: &Fixture, mut step: Command) -> (Child, std::os:
     (child, r)
 }
 
+/// Step 0 (`sleep 30`, its pid recorded as `child`) started with a blocked stderr; returns
+/// once the command runs, so what the test sends next reaches a running step.
+fn sleeping_step_with_blocked_stderr(f: &Fixture) -> (Child, std::os::fd::OwnedFd) {
+    let pod = &f.pod;
+    let started = pod.t("started");
+    let pids = f.pid_file("child");
+    let (child, r) = start_with_blocked_stderr(
+        f,
+        pod.step(
+            0,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
+            ],
+        ),
+    );
+    assert!(eventually(LONG, || pod.exists("started")));
+    (child, r)
+}
+
 /// Waits up to [`BLOCKED_STDERR_LIMIT`] for `child`; its exit status.
 fn exits_in_time(mut child: Child, what: &str) -> std::process::ExitStatus {
     let start = Instant::now();
@@ -1396,21 +1418,7 @@ fn blocked_stderr_does_not_delay_a_timeout() {
 fn blocked_stderr_does_not_delay_a_cancellation() {
     let f = Fixture::new();
     let pod = &f.pod;
-    let started = pod.t("started");
-    let pids = f.pid_file("child");
-    let (child, _r) = start_with_blocked_stderr(
-        &f,
-        pod.step(
-            0,
-            &[],
-            &[
-                "sh",
-                "-c",
-                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
-            ],
-        ),
-    );
-    assert!(eventually(LONG, || pod.exists("started")));
+    let (child, _r) = sleeping_step_with_blocked_stderr(&f);
     pod.write_atomic("downward/cancel", "CANCEL");
     let st = exits_in_time(child, "cancellation");
     assert_eq!(st.code(), Some(9));
@@ -1427,21 +1435,7 @@ fn blocked_stderr_does_not_delay_a_cancellation() {
 fn blocked_stderr_does_not_delay_sigterm() {
     let f = Fixture::new();
     let pod = &f.pod;
-    let started = pod.t("started");
-    let pids = f.pid_file("child");
-    let (child, _r) = start_with_blocked_stderr(
-        &f,
-        pod.step(
-            0,
-            &[],
-            &[
-                "sh",
-                "-c",
-                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
-            ],
-        ),
-    );
-    assert!(eventually(LONG, || pod.exists("started")));
+    let (child, _r) = sleeping_step_with_blocked_stderr(&f);
     kill(child.id(), libc::SIGTERM);
     let st = exits_in_time(child, "SIGTERM");
     assert_ne!(st.code(), Some(0));

@@ -911,6 +911,16 @@ fn an_oversized_gitmodules_is_refused_with_one_line() {
     assert!(!sb.out.join(".git/modules").exists());
 }
 
+/// Why git-init refuses a symlinked entry of a reused `.git`.
+const SYMLINK_REFUSED: &str =
+    "a symbolic link; git-init does not write through symbolic links in a reused .git";
+
+/// Moves `<git_dir>/<rel>` to `outside` and leaves a symlink to it in its place.
+fn move_out_and_link_back(git_dir: &Path, rel: &str, outside: &Path) {
+    std::fs::rename(git_dir.join(rel), outside).unwrap();
+    std::os::unix::fs::symlink(outside, git_dir.join(rel)).unwrap();
+}
+
 #[test]
 fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
     if no_git() {
@@ -927,35 +937,23 @@ fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
     let cases: &[(&str, Plant, &str)] = &[
         (
             "objects",
-            |git_dir, out| {
-                std::fs::rename(git_dir.join("objects"), out.join("objects")).unwrap();
-                std::os::unix::fs::symlink(out.join("objects"), git_dir.join("objects")).unwrap();
-            },
-            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+            |git_dir, out| move_out_and_link_back(git_dir, "objects", &out.join("objects")),
+            SYMLINK_REFUSED,
         ),
         (
             "config",
-            |git_dir, out| {
-                std::fs::rename(git_dir.join("config"), out.join("cfg")).unwrap();
-                std::os::unix::fs::symlink(out.join("cfg"), git_dir.join("config")).unwrap();
-            },
-            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+            |git_dir, out| move_out_and_link_back(git_dir, "config", &out.join("cfg")),
+            SYMLINK_REFUSED,
         ),
         (
             "refs/heads",
-            |git_dir, out| {
-                std::fs::rename(git_dir.join("refs/heads"), out.join("heads")).unwrap();
-                std::os::unix::fs::symlink(out.join("heads"), git_dir.join("refs/heads")).unwrap();
-            },
-            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+            |git_dir, out| move_out_and_link_back(git_dir, "refs/heads", &out.join("heads")),
+            SYMLINK_REFUSED,
         ),
         (
             "objects/pack",
-            |git_dir, out| {
-                std::fs::rename(git_dir.join("objects/pack"), out.join("pack")).unwrap();
-                std::os::unix::fs::symlink(out.join("pack"), git_dir.join("objects/pack")).unwrap();
-            },
-            "a symbolic link; git-init does not write through symbolic links in a reused .git",
+            |git_dir, out| move_out_and_link_back(git_dir, "objects/pack", &out.join("pack")),
+            SYMLINK_REFUSED,
         ),
         (
             "config",
