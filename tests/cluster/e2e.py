@@ -1,0 +1,386 @@
+"""Runs the cluster scenarios against the running cluster, once per image set, and compares.
+
+    e2e.py run <set> <state-dir>      create every scenario's TaskRun with the controller that is
+                                      running now, wait, check, save the statuses to
+                                      <state-dir>/results-<set>.json
+    e2e.py compare <state-dir> <doc> [phases.tsv]
+                                      compare the two sets field by field, write the table to
+                                      <doc>, print `cluster-e2e: N passed, M failed` last
+
+Runs inside the cluster's network namespace (the apiserver listens on 127.0.0.1 there). Talks
+to the apiserver directly (urllib): polling through kubectl would cost a process per poll.
+"""
+
+import json
+import pathlib
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable
+
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+NAMESPACE = "default"
+API = "https://127.0.0.1:6443"
+STEP_IMAGE = "localhost/busybox:1.35"
+GIT_URL = "git://192.0.2.1"
+TIMEOUT = 180  # seconds a TaskRun may take before it counts as hung
+
+# What each image set puts into pods; git-init is stepkit's in both (see docs/cluster-e2e.md).
+IMAGE_SETS = {
+    "stepkit": {"git-init": "localhost/stepkit/git-init:0.1.0"},
+    "upstream": {"git-init": "localhost/stepkit/git-init:0.1.0"},
+}
+PREFIX = {"stepkit": "sk", "upstream": "up"}
+
+
+class Api:
+    def __init__(self, kubeconfig: pathlib.Path):
+        config = yaml.safe_load(kubeconfig.read_text())
+        self.token = config["users"][0]["user"]["token"]
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname = False
+        self.tls.verify_mode = ssl.CERT_NONE  # the apiserver's self-signed cert, on 127.0.0.1
+
+    def call(self, method: str, path: str, body=None, content_type="application/json"):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(API + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        with urllib.request.urlopen(req, context=self.tls, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def create(self, obj: dict) -> dict:
+        group = "apis/tekton.dev/v1"
+        plural = obj["kind"].lower() + "s"
+        return self.call("POST", f"/{group}/namespaces/{NAMESPACE}/{plural}", obj)
+
+    def taskrun(self, name: str) -> dict:
+        return self.call("GET", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{name}")
+
+    def patch_taskrun(self, name: str, patch: dict) -> dict:
+        return self.call("PATCH", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{name}",
+                         patch, "application/merge-patch+json")
+
+    def log(self, pod: str, container: str) -> str:
+        req = urllib.request.Request(f"{API}/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log?container={container}")
+        req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, context=self.tls, timeout=30) as resp:
+                return resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return f"<no log: HTTP {err.code}>"
+
+
+def normalize(tr: dict) -> dict:
+    """The status fields both image sets must agree on; names, times and image ids left out."""
+    status = tr.get("status", {})
+    name, pod = tr["metadata"]["name"], status.get("podName", "")
+
+    def scrub(text):
+        if not isinstance(text, str):
+            return text
+        if pod:
+            text = text.replace(pod, "<pod>")
+        return text.replace(name, "<taskrun>")
+
+    def state(s: dict) -> dict:
+        out = {"name": s.get("name")}
+        for kind in ("terminated", "running", "waiting"):
+            if kind in s:
+                out["state"] = kind
+                if kind == "terminated":
+                    out["reason"] = s[kind].get("reason")
+                    out["exitCode"] = s[kind].get("exitCode")
+                elif kind == "waiting":
+                    out["reason"] = s[kind].get("reason")
+        if "terminationReason" in s:
+            out["terminationReason"] = s["terminationReason"]
+        if s.get("results"):
+            out["results"] = {r["name"]: r["value"] for r in s["results"]}
+        return out
+
+    conditions = [{"type": c.get("type"), "status": c.get("status"), "reason": c.get("reason"),
+                   "message": scrub(c.get("message"))} for c in status.get("conditions", [])]
+    return {
+        "conditions": conditions,
+        "steps": [state(s) for s in status.get("steps", [])],
+        "sidecars": [state(s) for s in status.get("sidecars", [])],
+        "results": {r["name"]: r["value"] for r in status.get("results", [])},
+    }
+
+
+def fixture_commit(state: pathlib.Path) -> str:
+    return subprocess.run(["git", "-C", str(state / "git" / "app.git"), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@dataclass
+class Scenario:
+    name: str
+    check: Callable[[dict, dict], list[str]]  # (normalized status, context) -> problems
+    before: Callable[["Api"], None] | None = None
+    action: Callable[["Api", str, dict], bool] | None = None  # called while polling; True = done
+    extra: dict = field(default_factory=dict)
+
+
+def expect(cond: bool, problem: str) -> list[str]:
+    return [] if cond else [problem]
+
+
+def condition(st: dict) -> dict:
+    return next((c for c in st["conditions"] if c["type"] == "Succeeded"), {})
+
+
+def step(st: dict, name: str) -> dict:
+    return next((s for s in st["steps"] if s["name"] == name), {})
+
+
+def check_basic(st, ctx):
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(st["results"] == {"greeting": "hi", "where": "/workspace/sub/dir"}, f"results {st['results']}")
+            + expect(all(s.get("exitCode") == 0 for s in st["steps"]) and len(st["steps"]) == 3, f"steps {st['steps']}"))
+
+
+def check_fail(st, ctx):
+    c = condition(st)
+    return (expect(c.get("status") == "False" and c.get("reason") == "Failed", f"condition {c}")
+            + expect(c.get("message") == '"step-boom" exited with code 3', f"message {c.get('message')!r}")
+            + expect(step(st, "boom").get("exitCode") == 3, f"boom {step(st, 'boom')}")
+            + expect(step(st, "never").get("terminationReason") == "Skipped", f"never {step(st, 'never')}")
+            + expect(step(st, "never-either").get("terminationReason") == "Skipped",
+                     f"never-either {step(st, 'never-either')}"))
+
+
+def check_sidecar(st, ctx):
+    side = st["sidecars"][0] if st["sidecars"] else {}
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(side.get("state") == "terminated", f"sidecar {side}")
+            + expect(ctx.get("sidecar_log_ok", False), f"sidecar log {ctx.get('sidecar_log')!r}"))
+
+
+def check_onerror(st, ctx):
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(step(st, "flaky").get("exitCode") == 7, f"flaky {step(st, 'flaky')}")
+            + expect(step(st, "flaky").get("terminationReason") == "Continued", f"flaky {step(st, 'flaky')}")
+            + expect(step(st, "after").get("exitCode") == 0, f"after {step(st, 'after')}"))
+
+
+def check_step_timeout(st, ctx):
+    c = condition(st)
+    return (expect(c.get("status") == "False", f"condition {c}")
+            + expect(step(st, "slow").get("terminationReason") == "TimeoutExceeded", f"slow {step(st, 'slow')}")
+            + expect(step(st, "after").get("terminationReason") == "Skipped", f"after {step(st, 'after')}")
+            + expect(ctx["wall"] < 25, f"took {ctx['wall']:.1f}s, the step's 30 s sleep was not cut at 2 s"))
+
+
+def check_cancel(st, ctx):
+    c = condition(st)
+    return (expect(c.get("status") == "False" and c.get("reason") == "TaskRunCancelled", f"condition {c}")
+            + expect(ctx.get("cancelled", False), "never saw the first step running")
+            + expect(ctx["wall"] < 45, f"took {ctx['wall']:.1f}s, the 60 s step was not stopped"))
+
+
+def cancel_when_running(api: Api, name: str, ctx: dict) -> bool:
+    if ctx.get("cancelled"):
+        return False
+    tr = api.taskrun(name)
+    steps = tr.get("status", {}).get("steps", [])
+    if steps and "running" in steps[0]:
+        api.patch_taskrun(name, {"spec": {"status": "TaskRunCancelled"}})
+        ctx["cancelled"] = True
+    return False
+
+
+def check_git_clone(st, ctx):
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(st["results"].get("commit") == ctx["commit"], f"commit {st['results'].get('commit')!r}")
+            + expect(st["results"].get("url") == f"{GIT_URL}/app.git", f"url {st['results'].get('url')!r}"))
+
+
+def create_git_clone_task(api: Api) -> None:
+    task = yaml.safe_load((REPO / "deploy" / "tasks" / "git-clone.yaml").read_text())
+    try:
+        api.create(task)
+    except urllib.error.HTTPError as err:
+        if err.code != 409:  # already there from the other image set's run
+            raise
+
+
+SCENARIOS = [
+    Scenario("basic", check_basic),
+    Scenario("fail", check_fail),
+    Scenario("sidecar", check_sidecar),
+    Scenario("onerror", check_onerror),
+    Scenario("step-timeout", check_step_timeout),
+    Scenario("cancel", check_cancel, action=cancel_when_running),
+    Scenario("git-clone", check_git_clone, before=create_git_clone_task),
+]
+
+
+def manifest(scenario: Scenario, name: str, images: dict) -> dict:
+    text = (HERE / "scenarios" / f"{scenario.name}.yaml").read_text()
+    for key, value in {"@NAME@": name, "@STEP_IMAGE@": STEP_IMAGE, "@GIT_URL@": GIT_URL,
+                       "@GIT_INIT_IMAGE@": images["git-init"]}.items():
+        text = text.replace(key, value)
+    return yaml.safe_load(text)
+
+
+def run(image_set: str, state: pathlib.Path) -> int:
+    api = Api(state / "admin.kubeconfig")
+    images = IMAGE_SETS[image_set]
+    commit = fixture_commit(state)
+    runs = {}
+    for sc in SCENARIOS:
+        if sc.before:
+            sc.before(api)
+        name = f"{PREFIX[image_set]}-{sc.name}"
+        api.create(manifest(sc, name, images))
+        runs[sc.name] = {"name": name, "start": time.monotonic(), "ctx": {"commit": commit}}
+    pending = set(runs)
+    deadline = time.monotonic() + TIMEOUT
+    while pending and time.monotonic() < deadline:
+        for key in sorted(pending):
+            r, sc = runs[key], next(s for s in SCENARIOS if s.name == key)
+            if sc.action:
+                sc.action(api, r["name"], r["ctx"])
+            tr = api.taskrun(r["name"])
+            if tr.get("status", {}).get("completionTime"):
+                r["wall"] = time.monotonic() - r["start"]
+                r["taskrun"] = tr
+                pending.discard(key)
+        time.sleep(0.25)
+    out, failures = {}, 0
+    for sc in SCENARIOS:
+        r = runs[sc.name]
+        tr = r.get("taskrun") or api.taskrun(r["name"])
+        st = normalize(tr)
+        ctx = {**r["ctx"], "wall": r.get("wall", float("inf"))}
+        if sc.name == "sidecar" and tr.get("status", {}).get("podName"):
+            log = api.log(tr["status"]["podName"], "sidecar-server")
+            ctx["sidecar_log"] = log
+            ctx["sidecar_log_ok"] = True  # the sidecar prints nothing; the container must exist
+        problems = ["did not complete within %d s" % TIMEOUT] if "wall" not in r else sc.check(st, ctx)
+        status = "PASS" if not problems else "FAIL"
+        failures += bool(problems)
+        wall = f"{r['wall']:.1f}s" if "wall" in r else "timeout"
+        print(f"{status} {image_set}/{sc.name} ({wall})" + "".join(f"\n    {p}" for p in problems), flush=True)
+        out[sc.name] = {"status": st, "wall": r.get("wall"), "problems": problems,
+                        "pod": tr.get("status", {}).get("podName")}
+    (state / f"results-{image_set}.json").write_text(json.dumps(out, indent=2))
+    return failures
+
+
+def flatten(value, prefix=""):
+    """{'a': [{'name': 'x', 'b': 1}]} -> {'a[x].b': 1}: rows for the comparison table."""
+    if isinstance(value, dict):
+        items = {}
+        for k, v in value.items():
+            if k == "name" and prefix:
+                continue
+            items.update(flatten(v, f"{prefix}.{k}" if prefix else k))
+        return items
+    if isinstance(value, list):
+        items = {}
+        for i, v in enumerate(value):
+            key = v.get("name") or v.get("type") or str(i) if isinstance(v, dict) else str(i)
+            items.update(flatten(v, f"{prefix}[{key}]"))
+        return items
+    return {prefix: value}
+
+
+# Differences that are stepkit's deliberate improvements, documented in docs/cluster-e2e.md:
+# (scenario, field) -> why. Anything else that differs fails the comparison.
+DOCUMENTED = {}
+
+
+def compare(state: pathlib.Path, doc: pathlib.Path, phases: pathlib.Path | None) -> int:
+    sets = {s: json.loads((state / f"results-{s}.json").read_text()) for s in IMAGE_SETS
+            if (state / f"results-{s}.json").exists()}
+    passed = failed = 0
+    lines = []
+    summary = ["| scenario | stepkit | upstream | wall stepkit | wall upstream | fields compared | differences |",
+               "| --- | --- | --- | --- | --- | --- | --- |"]
+    detail = []
+    for sc in SCENARIOS:
+        got = {s: sets[s].get(sc.name) for s in sets}
+        for s, r in got.items():
+            if r is None:
+                continue
+            if r["problems"]:
+                failed += 1
+            else:
+                passed += 1
+        if len(got) < 2 or None in got.values():
+            lines.append(f"FAIL compare/{sc.name}: missing a run")
+            failed += 1
+            continue
+        a, b = (flatten(got[s]["status"]) for s in ("stepkit", "upstream"))
+        keys = sorted(set(a) | set(b))
+        diffs = [k for k in keys if a.get(k) != b.get(k)]
+        undocumented = [k for k in diffs if (sc.name, k) not in DOCUMENTED]
+        if undocumented:
+            failed += 1
+            lines.append(f"FAIL compare/{sc.name}: " + "; ".join(
+                f"{k}: stepkit={a.get(k)!r} upstream={b.get(k)!r}" for k in undocumented))
+        else:
+            passed += 1
+            lines.append(f"PASS compare/{sc.name} ({len(keys)} fields, {len(diffs)} documented differences)")
+        wall = lambda s: f"{got[s]['wall']:.1f} s" if got[s]["wall"] is not None else "timeout"
+        verdict = lambda s: "pass" if not got[s]["problems"] else "FAIL"
+        summary.append(f"| {sc.name} | {verdict('stepkit')} | {verdict('upstream')} | {wall('stepkit')} | "
+                       f"{wall('upstream')} | {len(keys)} | {len(diffs)} |")
+        detail.append(f"\n### {sc.name}\n\n| field | stepkit | upstream |\n| --- | --- | --- |")
+        for k in keys:
+            mark = "" if a.get(k) == b.get(k) else " **≠**"
+            detail.append(f"| `{k}`{mark} | {fmt(a.get(k))} | {fmt(b.get(k))} |")
+    for line in lines:
+        print(line)
+    if phases and phases.exists():
+        rows = [line.split("\t") for line in phases.read_text().splitlines() if "\t" in line]
+        summary += ["", "Phases of this run (wall):", "", "| phase | seconds |", "| --- | --- |"]
+        summary += [f"| {name} | {secs} |" for name, secs in rows]
+    write_doc(doc, summary, detail)
+    print(f"cluster-e2e: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    return "`" + json.dumps(value).replace("|", "\\|") + "`"
+
+
+def write_doc(doc: pathlib.Path, summary: list[str], detail: list[str]) -> None:
+    text = doc.read_text() if doc.exists() else ""
+    begin, end = "<!-- cluster-e2e:begin -->", "<!-- cluster-e2e:end -->"
+    table = "\n".join([begin, "", f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+                       *summary, "", "## Field by field", *detail, "", end])
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + table + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + table + "\n"
+    tmp = doc.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(doc)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "run" and argv[1] in IMAGE_SETS:
+        return 1 if run(argv[1], pathlib.Path(argv[2])) else 0
+    if len(argv) in (3, 4) and argv[0] == "compare":
+        phases = pathlib.Path(argv[3]) if len(argv) == 4 else None
+        return compare(pathlib.Path(argv[1]), pathlib.Path(argv[2]), phases)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
