@@ -5,7 +5,8 @@
 # there is reused, so a second run costs nothing. Scratch modules live in $CACHE/mod-*:
 # k8s.io/kubernetes cannot be `go install`ed (its staging replaces), and the proxy refuses
 # @v/list for tektoncd/pipeline, so both are required from a module of our own.
-# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION)
+# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION; BUILD_ONLY=k8s|tekton|pause
+#                      builds just that part, e.g. to run two cold builds side by side)
 set -euo pipefail
 : "${CACHE:?} ${K8S_VERSION:?} ${TEKTON_VERSION:?}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-p=2 -buildvcs=false"
@@ -17,8 +18,10 @@ stamp() { printf '[build-go %s] %s\n' "$(date +%T)" "$*"; }
 k8s_minor=${K8S_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
 staging=v0.${K8S_VERSION#v1.}
 
+only=${BUILD_ONLY:-}
 need_k8s=0
-for b in kube-apiserver kubelet kube-scheduler kubectl; do [ -x "$BIN/$b" ] || need_k8s=1; done
+[ -z "$only" ] || [ "$only" = k8s ] || need_k8s=-1
+[ $need_k8s = -1 ] || for b in kube-apiserver kubelet kube-scheduler kubectl; do [ -x "$BIN/$b" ] || need_k8s=1; done
 if [ $need_k8s = 1 ]; then
   m=$CACHE/mod-k8s; mkdir -p "$m"; cd "$m"
   if [ ! -f go.sum ]; then
@@ -54,7 +57,8 @@ G
 fi
 
 need_tekton=0
-for b in controller entrypoint workingdirinit nop; do [ -x "$BIN/tekton/$b" ] || need_tekton=1; done
+[ -z "$only" ] || [ "$only" = tekton ] || need_tekton=-1
+[ $need_tekton = -1 ] || for b in controller entrypoint workingdirinit nop; do [ -x "$BIN/tekton/$b" ] || need_tekton=1; done
 if [ $need_tekton = 1 ]; then
   m=$CACHE/mod-tekton; mkdir -p "$m" "$BIN/tekton"; cd "$m"
   if [ ! -f go.sum ]; then
@@ -81,7 +85,7 @@ G
   stamp "tekton binaries built in $(( $(date +%s) - t )) s"
 fi
 
-if [ ! -x "$BIN/pause" ]; then
+if { [ -z "$only" ] || [ "$only" = pause ]; } && [ ! -x "$BIN/pause" ]; then
   src=$(dirname "$(readlink -f "$0")")/pause
   m=$CACHE/mod-pause; rm -rf "$m"; mkdir -p "$m"; cp "$src/main.go" "$m/"
   printf 'module stepkit.local/cluster/pause\n\ngo 1.24.0\n' > "$m/go.mod"

@@ -66,8 +66,9 @@ current-context: e2e
 K
 
   # containerd: restrict_oom_score_adj because root here lacks CAP_SYS_RESOURCE (runc would fail
-  # raising the pause container's oom_score_adj); the CNI bridge is the pods' gateway so that
-  # they reach servers on the node IP (git daemon), no masquerading, nothing routed out.
+  # raising the pause container's oom_score_adj). The CNI bridge is the pods' gateway to the
+  # node IP (the git daemon) and their only route beyond their subnet is 192.0.2.0/24: no
+  # default route, no masquerading, and the namespace drops forwarded packets anyway.
   cat > "$STATE/containerd/config.toml" << C
 version = 2
 root = "$STATE/containerd/root"
@@ -99,7 +100,8 @@ C
   cat > "$STATE/cni/net.d/10-e2e.conflist" << C
 {"cniVersion": "0.4.0", "name": "e2e", "plugins": [
   {"type": "bridge", "bridge": "cni-e2e0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "192.0.2.128/25"}]]}},
+   "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "192.0.2.128/25"}]],
+            "routes": [{"dst": "192.0.2.0/24"}]}},
   {"type": "loopback"}]}
 C
   start containerd containerd --config "$STATE/containerd/config.toml"
@@ -163,13 +165,13 @@ C
 
   # Tekton's CRDs and ConfigMaps, read from the module cache; no webhook runs, so each CRD's
   # conversion webhook is dropped (only v1 objects are created, and v1 is the storage version).
-  python3 "$REPO/tests/cluster/tekton_config.py" "$TEKTON_MODULE/config" > "$STATE/tekton.yaml"
+  "$PY" "$REPO/tests/cluster/tekton_config.py" "$TEKTON_MODULE/config" > "$STATE/tekton.yaml"
   "${KC[@]}" create -f "$STATE/tekton.yaml" > /dev/null
   "${KC[@]}" wait --for=condition=Established crd/taskruns.tekton.dev --timeout=60s > /dev/null
   stamp "Tekton $TEKTON_VERSION CRDs and config applied"
 
   # git daemon on the node IP: the pods reach it through the bridge, nothing else can.
-  python3 "$REPO/tests/cluster/fixture_repo.py" "$STATE/git"
+  "$PY" "$REPO/tests/cluster/fixture_repo.py" "$STATE/git"
   start git-daemon git daemon --listen=$NODE_IP --port=9418 --base-path="$STATE/git" --export-all \
     --reuseaddr --informative-errors "$STATE/git"
   wait_for "git daemon" 10 "${NS[@]}" git ls-remote git://$NODE_IP/app.git
@@ -217,7 +219,7 @@ cluster_down() {
   stop tekton-controller
   if [ -f "$STATE/pids/kubelet" ] && kill -0 "$(cat "$STATE/pids/kubelet")" 2> /dev/null; then
     # the kubelet stops the pods (and their network namespaces) itself
-    timeout 60 "${KC[@]}" delete pods --all -n default --grace-period=0 --wait=true > /dev/null 2>&1 || true
+    timeout 60 "${KC[@]}" delete pods --all -n default --grace-period=1 --wait=true > /dev/null 2>&1 || true
   fi
   local d
   for d in scheduler kubelet git-daemon; do stop $d; done

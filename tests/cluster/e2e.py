@@ -75,8 +75,8 @@ class Api:
         try:
             with urllib.request.urlopen(req, context=self.tls, timeout=30) as resp:
                 return resp.read().decode(errors="replace")
-        except urllib.error.HTTPError as err:
-            return f"<no log: HTTP {err.code}>"
+        except OSError as err:  # HTTPError, URLError, timeouts: a missing log is not a result
+            return f"<no log: {err}>"
 
 
 def normalize(tr: dict) -> dict:
@@ -114,6 +114,8 @@ def normalize(tr: dict) -> dict:
         "steps": [state(s) for s in status.get("steps", [])],
         "sidecars": [state(s) for s in status.get("sidecars", [])],
         "results": {r["name"]: r["value"] for r in status.get("results", [])},
+        "retries": [normalize({"metadata": tr["metadata"], "status": r})["conditions"]
+                    for r in status.get("retriesStatus", [])],
     }
 
 
@@ -151,8 +153,8 @@ def check_basic(st, ctx):
 
 def check_fail(st, ctx):
     c = condition(st)
-    return (expect(c.get("status") == "False" and c.get("reason") == "Failed", f"condition {c}")
-            + expect(c.get("message") == '"step-boom" exited with code 3', f"message {c.get('message')!r}")
+    return (expect(c.get("status") == "False" and c.get("reason") == "StepFailed", f"condition {c}")
+            + expect(c.get("message", "").startswith('"step-boom" exited with code 3'), f"message {c.get('message')!r}")
             + expect(step(st, "boom").get("exitCode") == 3, f"boom {step(st, 'boom')}")
             + expect(step(st, "never").get("terminationReason") == "Skipped", f"never {step(st, 'never')}")
             + expect(step(st, "never-either").get("terminationReason") == "Skipped",
@@ -162,8 +164,8 @@ def check_fail(st, ctx):
 def check_sidecar(st, ctx):
     side = st["sidecars"][0] if st["sidecars"] else {}
     return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
-            + expect(side.get("state") == "terminated", f"sidecar {side}")
-            + expect(ctx.get("sidecar_log_ok", False), f"sidecar log {ctx.get('sidecar_log')!r}"))
+            + expect(side.get("state") == "terminated", f"sidecar not stopped: {side}")
+            + expect(ctx["wall"] < 60, f"took {ctx['wall']:.1f}s: the sidecar held the TaskRun"))
 
 
 def check_onerror(st, ctx):
@@ -205,6 +207,19 @@ def check_git_clone(st, ctx):
             + expect(st["results"].get("url") == f"{GIT_URL}/app.git", f"url {st['results'].get('url')!r}"))
 
 
+def check_taskrun_timeout(st, ctx):
+    c = condition(st)
+    return (expect(c.get("status") == "False" and c.get("reason") == "TaskRunTimeout", f"condition {c}")
+            + expect(ctx["wall"] < 45, f"took {ctx['wall']:.1f}s, the 60 s step was not stopped"))
+
+
+def check_retries(st, ctx):
+    c = condition(st)
+    return (expect(c.get("status") == "False" and c.get("reason") == "StepFailed", f"condition {c}")
+            + expect(len(st["retries"]) == 1, f"retriesStatus {st['retries']}")
+            + expect(step(st, "boom").get("exitCode") == 5, f"boom {step(st, 'boom')}"))
+
+
 def create_git_clone_task(api: Api) -> None:
     task = yaml.safe_load((REPO / "deploy" / "tasks" / "git-clone.yaml").read_text())
     try:
@@ -221,6 +236,8 @@ SCENARIOS = [
     Scenario("onerror", check_onerror),
     Scenario("step-timeout", check_step_timeout),
     Scenario("cancel", check_cancel, action=cancel_when_running),
+    Scenario("taskrun-timeout", check_taskrun_timeout),
+    Scenario("retries", check_retries),
     Scenario("git-clone", check_git_clone, before=create_git_clone_task),
 ]
 
@@ -252,9 +269,17 @@ def run(image_set: str, state: pathlib.Path) -> int:
             if sc.action:
                 sc.action(api, r["name"], r["ctx"])
             tr = api.taskrun(r["name"])
-            if tr.get("status", {}).get("completionTime"):
-                r["wall"] = time.monotonic() - r["start"]
-                r["taskrun"] = tr
+            if not tr.get("status", {}).get("completionTime"):
+                continue
+            r.setdefault("wall", time.monotonic() - r["start"])
+            r["taskrun"] = tr
+            # The TaskRun completes before its sidecars are stopped: wait (up to 45 s: the
+            # kubelet's grace period is 30 s) for their final state, part of the comparison.
+            sidecars = tr["status"].get("sidecars", [])
+            stopped = all("terminated" in s for s in sidecars)
+            if stopped or time.monotonic() - r["start"] - r["wall"] > 45:
+                if sidecars:
+                    r["ctx"]["sidecar_stop"] = time.monotonic() - r["start"] - r["wall"]
                 pending.discard(key)
         time.sleep(0.25)
     out, failures = {}, 0
@@ -263,10 +288,7 @@ def run(image_set: str, state: pathlib.Path) -> int:
         tr = r.get("taskrun") or api.taskrun(r["name"])
         st = normalize(tr)
         ctx = {**r["ctx"], "wall": r.get("wall", float("inf"))}
-        if sc.name == "sidecar" and tr.get("status", {}).get("podName"):
-            log = api.log(tr["status"]["podName"], "sidecar-server")
-            ctx["sidecar_log"] = log
-            ctx["sidecar_log_ok"] = True  # the sidecar prints nothing; the container must exist
+        save_logs(api, tr, state / "pod-logs")
         problems = ["did not complete within %d s" % TIMEOUT] if "wall" not in r else sc.check(st, ctx)
         status = "PASS" if not problems else "FAIL"
         failures += bool(problems)
@@ -276,6 +298,18 @@ def run(image_set: str, state: pathlib.Path) -> int:
                         "pod": tr.get("status", {}).get("podName")}
     (state / f"results-{image_set}.json").write_text(json.dumps(out, indent=2))
     return failures
+
+
+def save_logs(api: Api, tr: dict, into: pathlib.Path) -> None:
+    """Every step's and sidecar's log, for reading after a failure (the pod may still be there)."""
+    status = tr.get("status", {})
+    pod = status.get("podName")
+    if not pod:
+        return
+    into.mkdir(parents=True, exist_ok=True)
+    for s in status.get("steps", []) + status.get("sidecars", []):
+        if s.get("container"):
+            (into / f"{tr['metadata']['name']}.{s['container']}.log").write_text(api.log(pod, s["container"]))
 
 
 def flatten(value, prefix=""):

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Installs the Debian packages the cluster needs (containerd, runc, CNI plugins, etcd, buildah for
 # FROM-scratch images, busybox-static for the step image, iptables for the namespace's firewall,
-# git for the fixture server). apt-get update runs only when something is missing.
+# git for the fixture server, python3-yaml for the driver). apt-get update runs only when
+# something is missing.
 set -euo pipefail
-pkgs=(containerd runc containernetworking-plugins etcd-server buildah busybox-static iptables git openssl curl)
+pkgs=(containerd runc containernetworking-plugins etcd-server buildah busybox-static iptables git openssl curl bc python3 python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

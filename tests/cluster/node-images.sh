@@ -27,7 +27,7 @@ commit_archive() {
   "${B[@]}" commit -q --timestamp 0 "$c" "$name" > /dev/null
   "${B[@]}" rm "$c" > /dev/null
   rm -f "$OUT/$file.partial"
-  "${B[@]}" push -q --signature-policy "$work/policy.json" "$name" "oci-archive:$OUT/$file.partial:$name"
+  "${B[@]}" push -q --signature-policy "$work/policy.json" "$name" "oci-archive:$OUT/$file.partial:$name" > /dev/null
   mv "$OUT/$file.partial" "$OUT/$file"
 }
 

@@ -9,6 +9,12 @@
 # The last line printed is `cluster-e2e: N passed, M failed`. A failure anywhere still tears the
 # cluster down (trap). Needs root (network namespace, containerd, kubelet).
 #
+#   tests/cluster/run.sh            everything, as above
+#   tests/cluster/run.sh --keep     leave the cluster running after the scenarios (to debug:
+#                                   `nsenter --net=/run/netns/stepkit-e2e kubectl --kubeconfig
+#                                   /var/tmp/stepkit-cluster-e2e/state/admin.kubeconfig ...`)
+#   tests/cluster/run.sh --down     only tear down what a --keep run left
+#
 # Environment: K8S_VERSION (v1.34.4), TEKTON_VERSION (v1.15.0), STEPKIT_CLUSTER_CACHE
 # (~/.cache/stepkit-cluster), STEPKIT_CLUSTER_RUN (/var/tmp/stepkit-cluster-e2e: runtime state),
 # RELEASE (target/x86_64-unknown-linux-gnu/release).
@@ -23,6 +29,8 @@ export CACHE=${STEPKIT_CLUSTER_CACHE:-$HOME/.cache/stepkit-cluster}/k8s-${K8S_VE
 RUN=${STEPKIT_CLUSTER_RUN:-/var/tmp/stepkit-cluster-e2e}
 STATE=$RUN/state
 NETNS=stepkit-e2e
+# Debian's python3 (install.sh gives it PyYAML), not whatever python3 is first on PATH.
+PY=/usr/bin/python3
 RELEASE=${RELEASE:-$REPO/target/x86_64-unknown-linux-gnu/release}
 DOC=$REPO/docs/cluster-e2e.md
 STEPKIT_VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n1)
@@ -38,6 +46,14 @@ phase() {
   printf '%s\t%.1f\n' "$name" "$(echo "$(date +%s.%N) - $t" | bc)" >> "$RUN/phases.tsv"
 }
 
+keep=false down_only=false
+case ${1:-} in
+  --keep) keep=true ;;
+  --down) down_only=true ;;
+  "") ;;
+  *) echo "usage: $0 [--keep|--down]" >&2; exit 2 ;;
+esac
+
 [ "$(id -u)" = 0 ] || { echo "cluster-e2e: needs root (network namespace, containerd, kubelet)" >&2; exit 1; }
 mkdir -p "$RUN" "$CACHE"
 : > "$RUN/phases.tsv"
@@ -45,8 +61,9 @@ mkdir -p "$RUN" "$CACHE"
 # shellcheck source=tests/cluster/cluster.sh
 . "$HERE/cluster.sh"
 
-# A previous run killed hard may have left its cluster: tear that down first (same PIDs files).
+# A previous run killed hard (or --keep) may have left its cluster: tear that down first.
 cluster_down > /dev/null 2>&1 || true
+$down_only && exit 0
 
 stepkit_images() {
   local name stale=0
@@ -70,7 +87,7 @@ scenarios() {
   local set=$1; shift
   controller_stop
   controller_start "$@"
-  "${NS[@]}" python3 "$HERE/e2e.py" run "$set" "$STATE" || true
+  "${NS[@]}" "$PY" "$HERE/e2e.py" run "$set" "$STATE" || true
 }
 
 phase install "$HERE/install.sh"
@@ -90,6 +107,11 @@ phase scenarios-stepkit scenarios stepkit "localhost/stepkit/entrypoint:$STEPKIT
   "localhost/stepkit/workingdirinit:$STEPKIT_VERSION" "localhost/stepkit/nop:$STEPKIT_VERSION"
 phase scenarios-upstream scenarios upstream "localhost/tekton-upstream/entrypoint:$TEKTON_VERSION" \
   "localhost/tekton-upstream/workingdirinit:$TEKTON_VERSION" "localhost/tekton-upstream/nop:$TEKTON_VERSION"
-phase down cluster_down
-trap - EXIT
-python3 "$HERE/e2e.py" compare "$STATE" "$DOC" "$RUN/phases.tsv"
+if $keep; then
+  trap - EXIT
+  stamp "cluster left running (--keep); tear it down with: $0 --down"
+else
+  phase down cluster_down
+  trap - EXIT
+fi
+"$PY" "$HERE/e2e.py" compare "$STATE" "$DOC" "$RUN/phases.tsv"
