@@ -189,7 +189,7 @@ controller_start() {
       METRICS_DOMAIN=tekton.dev/pipeline
     exec "${NS[@]}" "$BIN/tekton/controller" -kubeconfig="$STATE/admin.kubeconfig" -disable-ha \
       -entrypoint-image "$1" -workingdirinit-image "$2" -nop-image "$3" \
-      -sidecarlogresults-image localhost/busybox:1.35 -shell-image localhost/busybox:1.35 \
+      -sidecarlogresults-image localhost/busybox:1.35 -shell-image localhost/busybox-nonroot:1.35 \
       -shell-image-win localhost/unused-windows-shell:none
   ) >> "$STATE/logs/tekton-controller.log" 2>&1 &
   echo $! > "$STATE/pids/tekton-controller"

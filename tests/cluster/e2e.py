@@ -163,6 +163,8 @@ class Scenario:
     # False where the controller deletes the pod (cancel, TaskRun timeout): whether it is still
     # there, terminating, when the driver looks is a race, not a property of the images.
     pod_snapshot: bool = True
+    file: str = ""  # scenarios/<file>.yaml; default: the name
+    flags: tuple = ()  # feature flags (key, value) set for this scenario's batch
 
 
 def expect(cond: bool, problem: str) -> list[str]:
@@ -308,6 +310,8 @@ def create_git_clone_task(api: Api) -> None:
             raise
 
 
+SECURE = (("set-security-context", "true"), ("set-security-context-read-only-root-filesystem", "true"))
+
 SCENARIOS = [
     Scenario("basic", check_basic),
     Scenario("fail", check_fail),
@@ -321,11 +325,14 @@ SCENARIOS = [
     Scenario("step-when", check_step_when),
     Scenario("killed", check_killed, action=kill_when_running, pod_snapshot=False),
     Scenario("git-clone", check_git_clone, before=create_git_clone_task),
+    # Tekton v1.16's defaults: init containers with all capabilities dropped, read-only root
+    Scenario("basic-secctx", check_basic, file="basic", flags=SECURE),
+    Scenario("git-clone-secctx", check_git_clone, before=create_git_clone_task, file="git-clone", flags=SECURE),
 ]
 
 
 def manifest(scenario: Scenario, name: str, images: dict) -> dict:
-    text = (HERE / "scenarios" / f"{scenario.name}.yaml").read_text()
+    text = (HERE / "scenarios" / f"{scenario.file or scenario.name}.yaml").read_text()
     for key, value in {"@NAME@": name, "@STEP_IMAGE@": STEP_IMAGE, "@GIT_URL@": GIT_URL,
                        "@GIT_INIT_IMAGE@": images["git-init"]}.items():
         text = text.replace(key, value)
@@ -337,15 +344,43 @@ def run(image_set: str, state: pathlib.Path) -> int:
     images = IMAGE_SETS[image_set]
     commit = fixture_commit(state)
     runs = {}
+    batches = {}
     for sc in SCENARIOS:
-        if sc.before:
-            sc.before(api)
-        name = f"{PREFIX[image_set]}-{sc.name}"
-        api.create(manifest(sc, name, images))
-        runs[sc.name] = {"name": name, "start": time.monotonic(),
-                         "ctx": {"commit": commit, "set": image_set,
-                                 "socket": str(state / "containerd" / "containerd.sock")}}
-    pending = set(runs)
+        batches.setdefault(sc.flags, []).append(sc)
+    for flags, batch in batches.items():
+        set_feature_flags(api, flags)
+        for sc in batch:
+            if sc.before:
+                sc.before(api)
+            name = f"{PREFIX[image_set]}-{sc.name}"
+            api.create(manifest(sc, name, images))
+            runs[sc.name] = {"name": name, "start": time.monotonic(),
+                             "ctx": {"commit": commit, "set": image_set,
+                                     "socket": str(state / "containerd" / "containerd.sock")}}
+        wait_batch(api, runs, [sc.name for sc in batch])
+    set_feature_flags(api, ())
+    return report(api, image_set, state, runs)
+
+
+FLAG_DEFAULTS = {}
+
+
+def set_feature_flags(api: Api, flags: tuple) -> None:
+    """Sets the batch's feature flags (and puts back any an earlier batch changed); the
+    controller watches its ConfigMap, a second is enough for it to see the change."""
+    path = "/api/v1/namespaces/tekton-pipelines/configmaps/feature-flags"
+    current = api.call("GET", path).get("data", {})
+    for key, _ in flags:
+        FLAG_DEFAULTS.setdefault(key, current.get(key))
+    wanted = {key: FLAG_DEFAULTS[key] for key in FLAG_DEFAULTS} | dict(flags)
+    if all(current.get(k) == v for k, v in wanted.items()):
+        return
+    api.call("PATCH", path, {"data": wanted}, "application/merge-patch+json")
+    time.sleep(1.5)
+
+
+def wait_batch(api: Api, runs: dict, names: list[str]) -> None:
+    pending = set(names)
     deadline = time.monotonic() + TIMEOUT
     while pending and time.monotonic() < deadline:
         for key in sorted(pending):
@@ -366,6 +401,9 @@ def run(image_set: str, state: pathlib.Path) -> int:
                     r["ctx"]["sidecar_stop"] = time.monotonic() - r["start"] - r["wall"]
                 pending.discard(key)
         time.sleep(0.25)
+
+
+def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
     out, failures = {}, 0
     for sc in SCENARIOS:
         r = runs[sc.name]

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the node's own images as OCI archives in $CACHE/images (reused when present):
 #   localhost/pause:3.10                      the sandbox image (tests/cluster/pause)
-#   localhost/busybox:1.35                    step, sidecar and shell image (Debian's busybox-static)
+#   localhost/busybox:1.35                    step and sidecar image (Debian's busybox-static)
+#   localhost/busybox-nonroot:1.35            the same as uid 65532: the controller's shell image
 #   localhost/tekton-upstream/<name>:<ver>    upstream's entrypoint, workingdirinit, nop, packaged
 #                                             as ko does: FROM scratch, /ko-app/<name>, USER 65532
 # Explicit non-latest tags, so pods get imagePullPolicy IfNotPresent and nothing is pulled.
@@ -11,7 +12,7 @@ set -euo pipefail
 OUT=$CACHE/images
 BIN=$CACHE/bin
 mkdir -p "$OUT"
-want=(pause busybox upstream-entrypoint upstream-workingdirinit upstream-nop)
+want=(pause busybox busybox-nonroot upstream-entrypoint upstream-workingdirinit upstream-nop)
 missing=0
 for w in "${want[@]}"; do [ -s "$OUT/$w.oci.tar" ] || missing=1; done
 [ $missing = 1 ] || { echo "node-images: all present"; exit 0; }
@@ -42,7 +43,7 @@ base_root() {
 }
 
 c=$("${B[@]}" from scratch)
-"${B[@]}" copy "$c" "$BIN/pause" /pause
+"${B[@]}" copy "$c" "$BIN/pause" /pause > /dev/null
 "${B[@]}" config --entrypoint '["/pause"]' --user 65535:65535 "$c"
 commit_archive "$c" localhost/pause:3.10 pause.oci.tar
 
@@ -50,15 +51,21 @@ r=$work/busybox; base_root "$r"; mkdir -p "$r/bin"
 cp /bin/busybox "$r/bin/busybox"
 for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
 c=$("${B[@]}" from scratch)
-"${B[@]}" copy "$c" "$r/" /
+"${B[@]}" copy "$c" "$r/" / > /dev/null
 "${B[@]}" config --env PATH=/bin --cmd '["/bin/sh"]' "$c"
 commit_archive "$c" localhost/busybox:1.35 busybox.oci.tar
+# The controller's shell image (place-scripts init container) runs as nonroot, like upstream's
+# default (cgr.dev/chainguard/busybox): with set-security-context it must pass runAsNonRoot.
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$r/" / > /dev/null
+"${B[@]}" config --env PATH=/bin --cmd '["/bin/sh"]' --user 65532:65532 "$c"
+commit_archive "$c" localhost/busybox-nonroot:1.35 busybox-nonroot.oci.tar
 
 for name in entrypoint workingdirinit nop; do
   r=$work/$name; base_root "$r"; mkdir -p "$r/ko-app"
   cp "$BIN/tekton/$name" "$r/ko-app/$name"
   c=$("${B[@]}" from scratch)
-  "${B[@]}" copy "$c" "$r/" /
+  "${B[@]}" copy "$c" "$r/" / > /dev/null
   "${B[@]}" config --entrypoint "[\"/ko-app/$name\"]" --user 65532:65532 \
     --env PATH=/usr/local/bin:/usr/bin:/bin:/ko-app --env KO_DATA_PATH=/var/run/ko "$c"
   commit_archive "$c" "localhost/tekton-upstream/$name:$TEKTON_VERSION" "upstream-$name.oci.tar"
