@@ -216,32 +216,40 @@ cluster_down() {
   local -
   set +e
   [ -d "$STATE/pids" ] || { ip netns del "$NETNS" 2> /dev/null || true; return 0; }
-  stop tekton-controller
-  if [ -f "$STATE/pids/kubelet" ] && kill -0 "$(cat "$STATE/pids/kubelet")" 2> /dev/null; then
-    # the kubelet stops the pods (and their network namespaces) itself
-    timeout 60 "${KC[@]}" delete pods --all -n default --grace-period=1 --wait=true > /dev/null 2>&1 || true
-  fi
+  # No graceful pod deletion (it cost 15-30 s of kubelet grace periods): the kubelet stops
+  # first, so that it restarts nothing, then every container of our containerd is killed
+  # through containerd's own API and the pods' network namespaces are removed by path.
   local d
-  for d in scheduler kubelet git-daemon; do stop $d; done
-  # whatever the kubelet did not stop: kill the tasks of our containerd, by its own API
+  for d in tekton-controller scheduler kubelet git-daemon; do stop $d; done
+  stamp "down: controller, scheduler, kubelet, git daemon stopped"
   if [ -S "$SOCK" ]; then
-    local netns_paths c
-    netns_paths=$(for c in $(ctr -a "$SOCK" -n k8s.io containers ls -q 2> /dev/null); do
-      ctr -a "$SOCK" -n k8s.io containers info "$c" 2> /dev/null |
-        python3 -c 'import json,sys; [print(n["path"]) for n in json.load(sys.stdin)["Spec"]["linux"]["namespaces"] if n["type"]=="network" and n.get("path")]' 2> /dev/null
-    done | sort -u)
-    for c in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2> /dev/null); do
-      ctr -a "$SOCK" -n k8s.io tasks kill -s SIGKILL "$c" > /dev/null 2>&1 || true
-    done
-    sleep 0.5
-    for c in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2> /dev/null); do
-      ctr -a "$SOCK" -n k8s.io tasks rm -f "$c" > /dev/null 2>&1 || true
-    done
+    local netns_paths pids c
+    # pod network namespaces (bind mounts under /run/netns that containerd made for our
+    # sandboxes), read from each sandbox container's spec
+    netns_paths=$(for c in $(ctr -a "$SOCK" -n k8s.io containers ls -q 'labels."io.cri-containerd.kind"==sandbox' 2> /dev/null); do
+      ctr -a "$SOCK" -n k8s.io containers info "$c" 2> /dev/null
+    done | "$PY" -c '
+import json, sys
+text = sys.stdin.read()
+dec, i = json.JSONDecoder(), 0
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    info, i = dec.raw_decode(text, i)
+    for ns in info.get("Spec", {}).get("linux", {}).get("namespaces", []):
+        if ns.get("type") == "network" and ns.get("path"):
+            print(ns["path"])' 2> /dev/null | sort -u)
+    # the PID of every running task of our containerd (a stopped task's PID may be reused)
+    pids=$(ctr -a "$SOCK" -n k8s.io tasks ls 2> /dev/null | awk 'NR > 1 && $3 == "RUNNING" {print $2}')
+    [ -z "$pids" ] || kill -9 $pids 2> /dev/null
     for c in $netns_paths; do
       case $c in /var/run/netns/cni-* | /run/netns/cni-*) umount "$c" 2> /dev/null; rm -f "$c" ;; esac
     done
   fi
+  stamp "down: containers killed"
   for d in apiserver etcd containerd; do stop $d; done
+  stamp "down: apiserver, etcd, containerd stopped"
   # shims of our containerd (they outlive it by design), recognised by our socket in their argv
   local pid
   for pid in $(pgrep -x containerd-shim-runc-v2 2> /dev/null); do
