@@ -64,7 +64,10 @@ class Api:
         return self.call("POST", f"/{group}/namespaces/{NAMESPACE}/{plural}", obj)
 
     def taskrun(self, name: str) -> dict:
-        return self.call("GET", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{name}")
+        return self.get("taskruns", name)
+
+    def get(self, plural: str, name: str) -> dict:
+        return self.call("GET", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/{plural}/{name}")
 
     def patch_taskrun(self, name: str, patch: dict) -> dict:
         return self.call("PATCH", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{name}",
@@ -164,6 +167,7 @@ class Scenario:
     # False where the controller deletes the pod (cancel, TaskRun timeout): whether it is still
     # there, terminating, when the driver looks is a race, not a property of the images.
     pod_snapshot: bool = True
+    plural: str = "taskruns"  # what the scenario's file creates
     file: str = ""  # scenarios/<file>.yaml; default: the name
     flags: tuple = ()  # feature flags (key, value) set for this scenario's batch
 
@@ -309,6 +313,14 @@ def check_many_results(st, ctx):
                      f"{sum(st['results'].get(k) == v for k, v in want.items())} right"))
 
 
+def check_pipeline(st, ctx):
+    tasks = st.get("tasks", {})
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(st["results"] == {"echoed": "granite!"}, f"results {st['results']}")
+            + expect(tasks.get("produce", {}).get("results") == {"token": "granite"}, f"produce {tasks.get('produce')}")
+            + expect(sorted(tasks) == ["consume", "produce"], f"child TaskRuns {sorted(tasks)}"))
+
+
 def create_git_clone_task(api: Api) -> None:
     task = yaml.safe_load((REPO / "deploy" / "tasks" / "git-clone.yaml").read_text())
     try:
@@ -333,6 +345,7 @@ SCENARIOS = [
     Scenario("step-when", check_step_when),
     Scenario("killed", check_killed, action=kill_when_running, pod_snapshot=False),
     Scenario("git-clone", check_git_clone, before=create_git_clone_task),
+    Scenario("pipeline", check_pipeline, pod_snapshot=False, plural="pipelineruns"),
     # Tekton v1.16's defaults: init containers with all capabilities dropped, read-only root
     Scenario("basic-secctx", check_basic, file="basic", flags=SECURE),
     Scenario("git-clone-secctx", check_git_clone, before=create_git_clone_task, file="git-clone", flags=SECURE),
@@ -396,7 +409,7 @@ def wait_batch(api: Api, runs: dict, names: list[str]) -> None:
             r, sc = runs[key], next(s for s in SCENARIOS if s.name == key)
             if sc.action:
                 sc.action(api, r["name"], r["ctx"])
-            tr = api.taskrun(r["name"])
+            tr = api.get(sc.plural, r["name"])
             if not tr.get("status", {}).get("completionTime"):
                 continue
             r.setdefault("wall", time.monotonic() - r["start"])
@@ -416,8 +429,11 @@ def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
     out, failures = {}, 0
     for sc in SCENARIOS:
         r = runs[sc.name]
-        tr = r.get("taskrun") or api.taskrun(r["name"])
+        tr = r.get("taskrun") or api.get(sc.plural, r["name"])
         st = normalize(tr)
+        if sc.plural == "pipelineruns":
+            st["tasks"] = {c["pipelineTaskName"]: normalize(api.taskrun(c["name"]))
+                           for c in tr.get("status", {}).get("childReferences", [])}
         st["pod"] = normalize_pod(tr, get_pod(api, tr)) if sc.pod_snapshot else {}
         ctx = {**r["ctx"], "wall": r.get("wall", float("inf"))}
         if "killed_at" in ctx and "wall" in r:
@@ -473,7 +489,8 @@ def flatten(value, prefix=""):
     if isinstance(value, list):
         items = {}
         for i, v in enumerate(value):
-            key = v.get("name") or v.get("type") or str(i) if isinstance(v, dict) else str(i)
+            # steps by name, termination message entries by key, conditions by type
+            key = (v.get("name") or v.get("key") or v.get("type") or str(i)) if isinstance(v, dict) else str(i)
             items.update(flatten(v, f"{prefix}[{key}]"))
         return items
     return {prefix: value}
