@@ -443,6 +443,8 @@ def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
         status = "PASS" if not problems else "FAIL"
         failures += bool(problems)
         wall = f"{r['wall']:.1f}s" if "wall" in r else "timeout"
+        if ctx.get("sidecar_stop") is not None:
+            wall += f", sidecars stopped {ctx['sidecar_stop']:.1f}s later"
         if r.get("after_kill") is not None:
             wall += f", done {r['after_kill']:.1f}s after the kill"
         print(f"{status} {image_set}/{sc.name} ({wall})" + "".join(f"\n    {p}" for p in problems), flush=True)
