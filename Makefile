@@ -16,7 +16,7 @@ GIT_INIT_LINK := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/crates/git-ini
 	-C link-arg=-Wl,--no-warn-symbol-ordering
 endif
 
-.PHONY: all build link-order test lint fmt demo images e2e bench clean fuzz fuzz-smoke fuzz-tool
+.PHONY: all build link-order test lint fmt demo images e2e cluster-e2e bench clean fuzz fuzz-smoke fuzz-tool
 
 all: build
 
@@ -61,6 +61,11 @@ images: build
 ## e2e: Tekton-shaped pods under podman (installs and configures podman itself)
 e2e: images
 	./scripts/e2e.sh
+
+## cluster-e2e: real Kubernetes + Tekton's controller, stepkit's images vs upstream's (root;
+## Go builds cached in ~/.cache/stepkit-cluster; see docs/cluster-e2e.md)
+cluster-e2e: build
+	./tests/cluster/run.sh
 
 ## bench: stepkit side by side with upstream Tekton (BENCH_ARGS=--quick for a short run)
 bench: build

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Builds the node's own images as OCI archives in $CACHE/images (reused when present):
+#   localhost/pause:3.10                      the sandbox image (tests/cluster/pause)
+#   localhost/busybox:1.35                    step and sidecar image (Debian's busybox-static)
+#   localhost/busybox-nonroot:1.35            the same as uid 65532: the controller's shell image
+#   localhost/tekton-upstream/<name>:<ver>    upstream's entrypoint, workingdirinit, nop, packaged
+#                                             as ko does: FROM scratch, /ko-app/<name>, USER 65532
+# Explicit non-latest tags, so pods get imagePullPolicy IfNotPresent and nothing is pulled.
+# usage: node-images.sh   (env: CACHE, TEKTON_VERSION)
+set -euo pipefail
+: "${CACHE:?} ${TEKTON_VERSION:?}"
+OUT=$CACHE/images
+BIN=$CACHE/bin
+mkdir -p "$OUT"
+want=(pause busybox busybox-nonroot upstream-entrypoint upstream-workingdirinit upstream-nop)
+missing=0
+for w in "${want[@]}"; do [ -s "$OUT/$w.oci.tar" ] || missing=1; done
+[ $missing = 1 ] || { echo "node-images: all present"; exit 0; }
+
+work=$(mktemp -d "$OUT/.work.XXXXXX")
+trap 'buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+B=(buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$work/policy.json"
+
+# commit_archive CONTAINER NAME FILE: commits the working container and writes its OCI archive.
+commit_archive() {
+  local c=$1 name=$2 file=$3
+  "${B[@]}" commit -q --timestamp 0 "$c" "$name" > /dev/null
+  "${B[@]}" rm "$c" > /dev/null
+  rm -f "$OUT/$file.partial"
+  "${B[@]}" push -q --signature-policy "$work/policy.json" "$name" "oci-archive:$OUT/$file.partial:$name" > /dev/null
+  mv "$OUT/$file.partial" "$OUT/$file"
+}
+
+# A root filesystem with the users ko's base (distroless static) has, and a sticky /tmp.
+base_root() {
+  local r=$1
+  mkdir -p "$r/etc" "$r/tmp" "$r/home/nonroot"
+  chmod 1777 "$r/tmp"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' > "$r/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'nonroot:x:65532:' > "$r/etc/group"
+}
+
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$BIN/pause" /pause > /dev/null
+"${B[@]}" config --entrypoint '["/pause"]' --user 65535:65535 "$c"
+commit_archive "$c" localhost/pause:3.10 pause.oci.tar
+
+r=$work/busybox; base_root "$r"; mkdir -p "$r/bin"
+cp /bin/busybox "$r/bin/busybox"
+for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$r/" / > /dev/null
+"${B[@]}" config --env PATH=/bin --cmd '["/bin/sh"]' "$c"
+commit_archive "$c" localhost/busybox:1.35 busybox.oci.tar
+# The controller's shell image (place-scripts init container) runs as nonroot, like upstream's
+# default (cgr.dev/chainguard/busybox): with set-security-context it must pass runAsNonRoot.
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$r/" / > /dev/null
+"${B[@]}" config --env PATH=/bin --cmd '["/bin/sh"]' --user 65532:65532 "$c"
+commit_archive "$c" localhost/busybox-nonroot:1.35 busybox-nonroot.oci.tar
+
+for name in entrypoint workingdirinit nop; do
+  r=$work/$name; base_root "$r"; mkdir -p "$r/ko-app"
+  cp "$BIN/tekton/$name" "$r/ko-app/$name"
+  c=$("${B[@]}" from scratch)
+  "${B[@]}" copy "$c" "$r/" / > /dev/null
+  "${B[@]}" config --entrypoint "[\"/ko-app/$name\"]" --user 65532:65532 \
+    --env PATH=/usr/local/bin:/usr/bin:/bin:/ko-app --env KO_DATA_PATH=/var/run/ko "$c"
+  commit_archive "$c" "localhost/tekton-upstream/$name:$TEKTON_VERSION" "upstream-$name.oci.tar"
+done
+echo "node-images: built ${want[*]}"
