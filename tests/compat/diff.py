@@ -825,6 +825,7 @@ KNOWN = {
     "subst/argv-out-of-range": ("any", "upstream panics; we run the step with the reference as is (spec 3.10)"),
     "creds/ssh": ("any", "upstream skips .gitconfig/.git-credentials when $HOME does not exist yet"),
     "creds/creds-dir-preexisting": ("any", "as creds/ssh"),
+    "matrix/post-file-unwritable": ("any", "exitCode is written before the post file (issue 13), so it exists when the post file cannot be written"),
     # stderr wording only: cel-go's and encoding/json's error texts.
     "matrix/when-cel-error": ("stderr", "cel-go error text"),
     "when/cel-undeclared": ("stderr", "cel-go error text"),
@@ -840,6 +841,7 @@ KNOWN = {
 # A race both binaries have by design: the outcome depends on when each reads the file.
 RACY = {
     "matrix/breakpoint-create-then-write": ".breakpointexit read between its creation and its write",
+    "tee/both-same": "stdout and stderr are two pipes copied independently (two goroutines upstream, two threads here) into one file",
 }
 
 
