@@ -192,7 +192,7 @@ impl Copier {
     /// File first, then the console; false (copy over) if the file write failed.
     fn copy(&mut self, chunk: &[u8]) -> bool {
         let written = self.stream.file.write_all(chunk);
-        write_all_fd(self.stream.console, chunk);
+        golog::sink::write_all_fd(self.stream.console, chunk);
         let nanos = self.started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.last_data.store(nanos, Ordering::Release);
         let Err(e) = written else { return true };
@@ -200,19 +200,5 @@ impl Copier {
             first.get_or_insert_with(|| gocompat::fs::path_error("write", &self.stream.path, &e));
         }
         false
-    }
-}
-
-fn write_all_fd(fd: RawFd, mut data: &[u8]) {
-    while !data.is_empty() {
-        // SAFETY: writing from a valid slice.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n > 0 {
-            data = &data[n as usize..];
-        } else if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        } else {
-            return;
-        }
     }
 }

@@ -141,17 +141,16 @@ fn writer(sink: &'static Sink) {
 }
 
 /// Blocking write of all of `data` to fd 2 (no std lock: nothing else can wait behind it).
-pub(crate) fn write_stderr(mut data: &[u8]) {
-    while !data.is_empty() {
-        // SAFETY: writing from a valid slice.
-        let n = unsafe { libc::write(2, data.as_ptr().cast(), data.len()) };
-        if n > 0 {
-            data = &data[n as usize..];
-        } else if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        } else {
-            // A failed write to stderr has nowhere to be reported.
-            return;
-        }
-    }
+pub(crate) fn write_stderr(data: &[u8]) {
+    write_all_fd(2, data);
+}
+
+/// Blocking write of all of `data` to `fd`, retrying on EINTR; a failed write is dropped, as
+/// there is nowhere to report it (the console and stderr of a step).
+pub fn write_all_fd(fd: std::os::fd::RawFd, data: &[u8]) {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: `fd` stays open for the call; ManuallyDrop keeps the File from closing it.
+    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    let _ = file.write_all(data);
 }
