@@ -86,15 +86,11 @@ func main() {
 }
 "#;
 
-fn hex(s: &[u8]) -> String {
-    s.iter().map(|b| format!("{b:02x}")).collect()
-}
+use testsupport::hex;
 
+/// The oracle's hex answer as text.
 fn unhex(s: &str) -> String {
-    let bytes: Vec<u8> = (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or(0))
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&testsupport::unhex(s)).into_owned()
 }
 
 /// Runs the Go program on `requests`; `None` (with a printed reason) when Go is unavailable.

@@ -9,16 +9,7 @@ use std::process::{Command, Stdio};
 
 use goflag::{FlagError, FlagSet, format_duration};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use testsupport::{hex, unhex};
 
 fn build_oracle() -> Option<PathBuf> {
     testsupport::go_build(

@@ -11,16 +11,7 @@ use std::sync::OnceLock;
 use gocompat::{base64 as gobase64, fs as gofs};
 use termination::{RunResult, compress, decompress, encode_json, parse_message};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use testsupport::{hex, unhex};
 
 /// The compiled oracle, or `None` when Go is unavailable.
 fn oracle() -> Option<&'static Path> {

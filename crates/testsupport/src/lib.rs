@@ -174,6 +174,20 @@ impl Drop for GroupChild {
     }
 }
 
+/// Lower-case hex of `bytes`: how the Go oracles and the tests exchange arbitrary bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string written by [`hex`] or a Go oracle (panics on malformed input:
+/// the oracle is test code).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex from the oracle"))
+        .collect()
+}
+
 fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

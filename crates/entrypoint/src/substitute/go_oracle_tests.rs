@@ -24,9 +24,7 @@ fn oracle() -> Option<&'static Path> {
     .as_deref()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use testsupport::hex;
 
 /// Runs the oracle in `mode` over `inputs`, one parsed JSON line per input.
 fn run(mode: &str, inputs: &[String]) -> Option<Vec<Value>> {
