@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use testsupport::mounts::{
-    FILL, SETUP_FAILED, can_fault_mounts, full_tmpfs, read_only_tmpfs, tmpfs,
+    FILL, SETUP_FAILED, can_fault_mounts, full_tmpfs, private_namespace_sh, read_only_tmpfs, tmpfs,
 };
 
 use common::*;
@@ -299,19 +299,7 @@ fn in_mount_namespace(
          done\n\
          exit $rc\n"
     );
-    let mut c = wrap(
-        &step,
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ],
-    );
+    let mut c = wrap(&step, &private_namespace_sh(&script));
     let (next_words, next_limit) = match &next {
         Some((n, secs)) => (shell_words(n), secs.to_string()),
         None => (String::new(), String::new()),

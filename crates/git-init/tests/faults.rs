@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use testsupport::mounts::{SETUP_FAILED, can_fault_mounts};
+use std::process::Stdio;
+use testsupport::mounts::{SETUP_FAILED, can_fault_mounts, private_namespace_command};
 
 /// [`can_fault_mounts`], and git to clone with.
 fn can_fault_mounts_and_git() -> bool {
@@ -39,19 +39,8 @@ fn clone_onto_tmpfs(root: &Path, src: &Path, mount_options: &str) -> (Run, Vec<S
          (cd \"$WS\" && find . -mindepth 1 | sort) > \"$LISTING\"\n\
          exit $rc\n"
     );
-    let mut wrapped = Command::new("unshare");
-    wrapped
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ])
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
+    let mut wrapped = private_namespace_command(&script);
+    wrapped.arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => wrapped.env(k, v),

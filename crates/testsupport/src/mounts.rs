@@ -34,6 +34,30 @@ pub fn can_fault_mounts() -> bool {
     works
 }
 
+/// The argv that runs the `sh` script `script` in a private mount namespace:
+/// `unshare --mount --propagation private sh -c <script> sh`; words appended after it are the
+/// script's `$1`, `$2`, ….
+pub fn private_namespace_sh(script: &str) -> Vec<&str> {
+    vec![
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]
+}
+
+/// [`private_namespace_sh`] as a `Command`, ready for the script's arguments.
+pub fn private_namespace_command(script: &str) -> Command {
+    let words = private_namespace_sh(script);
+    let mut command = Command::new(words[0]);
+    command.args(&words[1..]);
+    command
+}
+
 /// A tmpfs with `options` (`size=16k,nr_inodes=2`…) over `dir`.
 pub fn tmpfs(dir: &str, options: &str) -> String {
     format!("mount -t tmpfs -o {options} fault {dir}\n")

@@ -3,8 +3,10 @@
 //! `testsupport::skip`). The init container's exit 1 fails the pod before any step runs.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use testsupport::mounts::{SETUP_FAILED, can_fault_mounts, read_only_tmpfs, tmpfs};
+use std::process::{Output, Stdio};
+use testsupport::mounts::{
+    SETUP_FAILED, can_fault_mounts, private_namespace_command, read_only_tmpfs, tmpfs,
+};
 
 /// Runs `workingdir-init args` in the workspace `ws` after `setup` (sh -e, `$WS` is the
 /// workspace) in a private mount namespace; returns its output and what the workspace then
@@ -18,16 +20,7 @@ fn in_namespace(ws: &Path, setup: &str, args: &[&str]) -> (Output, Vec<String>) 
          find . -mindepth 1 | sort > \"$FAULT_LISTING\"\n\
          exit $rc\n"
     );
-    let out = Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ])
+    let out = private_namespace_command(&script)
         .arg(env!("CARGO_BIN_EXE_workingdir-init"))
         .args(args)
         .env("FAULT_SETUP", setup)
