@@ -142,7 +142,6 @@ impl CheckoutError {
 /// `Err` is gocompat's one line, `read <path>: not a regular file (fifo)` / `read <path>:
 /// larger than <n> bytes`. Only `stat`s: nothing is opened. `.git` directories are not entered.
 fn files_libgit2_reads(workdir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::FileTypeExt;
     let check = |path: &Path| -> Result<(), String> {
         let Ok(meta) = std::fs::metadata(path) else {
             return Ok(());
@@ -155,15 +154,7 @@ fn files_libgit2_reads(workdir: &Path) -> Result<(), String> {
         } else if ft.is_dir() {
             None
         } else {
-            Some(files::ReadError::NotRegular(if ft.is_fifo() {
-                "fifo"
-            } else if ft.is_socket() {
-                "socket"
-            } else if ft.is_block_device() {
-                "block device"
-            } else {
-                "character device"
-            }))
+            Some(files::ReadError::NotRegular(files::kind_of(ft)))
         };
         refused.map_or(Ok(()), |e| Err(e.text(path)))
     };

@@ -159,7 +159,9 @@ impl ReadError {
     }
 }
 
-fn kind_of(ft: std::fs::FileType) -> &'static str {
+/// What a file that is not regular is, for [`ReadError::NotRegular`]: `fifo`, `character
+/// device`, `block device`, `socket` (or `special file`).
+pub fn kind_of(ft: std::fs::FileType) -> &'static str {
     if ft.is_fifo() {
         "fifo"
     } else if ft.is_char_device() {
