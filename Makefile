@@ -49,7 +49,8 @@ test: lint
 	$(CARGO) test --workspace
 	python3 -m unittest discover -s bench -p 'test_*.py'
 
-## demo: a 3-step TaskRun-shaped pod run locally in a temporary /tekton tree
+## demo: the seed story (git-init clone from a local git daemon, credentials for a non-root
+## step) as a 3-step TaskRun-shaped pod, run locally in a temporary /tekton tree
 demo: build
 	./scripts/demo.sh $(RELEASE)
 
