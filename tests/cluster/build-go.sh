@@ -1,14 +1,15 @@
 #!/bin/bash
 # Builds (or reuses) the Go side of the cluster: kube-apiserver, kubelet, kube-scheduler, kubectl
 # (k8s.io/kubernetes), Tekton's controller and upstream's entrypoint/workingdirinit/nop (the
-# baseline images), and the pause program. Everything goes into $CACHE/bin; a binary already
+# baseline images), the pause program, and crane (go-containerregistry: the seed-push
+# scenario's push tool, which reads DOCKER_CONFIG or ~/.docker like docker, ko and kaniko). Everything goes into $CACHE/bin; a binary already
 # there is reused, so a second run costs nothing. Scratch modules live in $CACHE/mod-*:
 # k8s.io/kubernetes cannot be `go install`ed (its staging replaces), and the proxy refuses
 # @v/list for tektoncd/pipeline, so both are required from a module of our own.
-# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION; BUILD_ONLY=k8s|tekton|pause
+# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION, CRANE_VERSION; BUILD_ONLY=k8s|tekton|pause|crane
 #                      builds just that part, e.g. to run two cold builds side by side)
 set -euo pipefail
-: "${CACHE:?} ${K8S_VERSION:?} ${TEKTON_VERSION:?}"
+: "${CACHE:?} ${K8S_VERSION:?} ${TEKTON_VERSION:?} ${CRANE_VERSION:?}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-p=2 -buildvcs=false"
 BIN=$CACHE/bin
 mkdir -p "$BIN"
@@ -91,5 +92,16 @@ if { [ -z "$only" ] || [ "$only" = pause ]; } && [ ! -x "$BIN/pause" ]; then
   printf 'module stepkit.local/cluster/pause\n\ngo 1.24.0\n' > "$m/go.mod"
   (cd "$m" && $GO build -trimpath -ldflags="-s -w" -o "$BIN/pause" .)
   stamp "pause built"
+fi
+if { [ -z "$only" ] || [ "$only" = crane ]; } && [ ! -x "$BIN/crane-$CRANE_VERSION/crane" ]; then
+  m=$CACHE/mod-crane-$CRANE_VERSION; mkdir -p "$m" "$BIN/crane-$CRANE_VERSION"; cd "$m"
+  if [ ! -f go.sum ]; then
+    printf 'module stepkit.local/cluster/crane\n\ngo 1.24.0\n\nrequire github.com/google/go-containerregistry %s\n' \
+      "$CRANE_VERSION" > go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/google/go-containerregistry/cmd/crane"\n' > tools.go
+    $GO mod tidy
+  fi
+  $GO build -trimpath -ldflags="-s -w" -o "$BIN/crane-$CRANE_VERSION/crane" github.com/google/go-containerregistry/cmd/crane
+  stamp "crane $CRANE_VERSION built"
 fi
 stamp "all Go binaries present"

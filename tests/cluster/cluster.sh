@@ -5,6 +5,7 @@
 # the kubelet and runc), whose firewall lets packets go only to 127.0.0.0/8 and the namespace's
 # own TEST-NET-1 addresses (192.0.2.0/24): nothing leaves the machine.
 # Needs: CACHE (built binaries, image archives), STATE (fresh runtime dir), NETNS, REPO.
+# Servers on the node IP, for the pods: git daemon (:9418), a registry with basic auth (:5000).
 
 NODE_IP=192.0.2.1
 NODE=stepkit-node
@@ -176,6 +177,24 @@ C
     --reuseaddr --informative-errors "$STATE/git"
   wait_for "git daemon" 10 "${NS[@]}" git ls-remote git://$NODE_IP/app.git
   stamp "git daemon on git://$NODE_IP/"
+
+  # A password-protected registry on the node IP (seed-push): Debian's docker-registry, bcrypt
+  # htpasswd, plain http. The password is new every run; the driver reads it from the state dir.
+  local reg=$STATE/registry
+  mkdir -p "$reg/data"
+  printf 'builder\n%s\n' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" > "$reg/credentials"
+  chmod 0600 "$reg/credentials"
+  sed -n 2p "$reg/credentials" | htpasswd -Bin builder > "$reg/htpasswd" 2> /dev/null
+  cat > "$reg/config.yml" << C
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $reg/data}}
+http: {addr: "$NODE_IP:5000"}
+auth: {htpasswd: {realm: stepkit-e2e, path: $reg/htpasswd}}
+C
+  start registry docker-registry serve "$reg/config.yml"
+  wait_for registry 10 "${NS[@]}" curl -s -o /dev/null http://$NODE_IP:5000/v2/
+  stamp "registry (basic auth) on http://$NODE_IP:5000/"
 }
 
 # controller_start ENTRYPOINT WORKINGDIRINIT NOP: Tekton's controller as a host process in the
@@ -220,8 +239,8 @@ cluster_down() {
   # first, so that it restarts nothing, then every container of our containerd is killed
   # through containerd's own API and the pods' network namespaces are removed by path.
   local d
-  for d in tekton-controller scheduler kubelet git-daemon; do stop $d; done
-  stamp "down: controller, scheduler, kubelet, git daemon stopped"
+  for d in tekton-controller scheduler kubelet git-daemon registry; do stop $d; done
+  stamp "down: controller, scheduler, kubelet, git daemon, registry stopped"
   if [ -S "$SOCK" ]; then
     local netns_paths pids c
     # pod network namespaces (bind mounts under /run/netns that containerd made for our

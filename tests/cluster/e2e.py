@@ -11,8 +11,10 @@ Runs inside the cluster's network namespace (the apiserver listens on 127.0.0.1 
 to the apiserver directly (urllib): polling through kubectl would cost a process per poll.
 """
 
+import base64
 import hashlib
 import json
+import os
 import pathlib
 import ssl
 import subprocess
@@ -31,6 +33,11 @@ NAMESPACE = "default"
 API = "https://127.0.0.1:6443"
 STEP_IMAGE = "localhost/busybox:1.35"
 GIT_URL = "git://192.0.2.1"
+REGISTRY = "192.0.2.1:5000"  # docker-registry with basic auth (cluster.sh)
+# Images node-images.sh builds: this machine's Go toolchain, and crane as a non-root user.
+GO_IMAGE = "localhost/golang:" + subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True,
+                                                 check=True).stdout.strip().removeprefix("go")
+PUSH_IMAGE = "localhost/crane:" + os.environ.get("CRANE_VERSION", "v0.22.1")
 TIMEOUT = 180  # seconds a TaskRun may take before it counts as hung
 
 # What each image set puts into pods; git-init is stepkit's in both (see docs/cluster-e2e.md).
@@ -59,9 +66,12 @@ class Api:
             return json.loads(resp.read() or b"null")
 
     def create(self, obj: dict) -> dict:
-        group = "apis/tekton.dev/v1"
+        """Creates a Tekton object or a core one (Secret, ServiceAccount, PVC, PV)."""
+        version = obj["apiVersion"]
+        base = "/api/v1" if version == "v1" else f"/apis/{version}"
         plural = obj["kind"].lower() + "s"
-        return self.call("POST", f"/{group}/namespaces/{NAMESPACE}/{plural}", obj)
+        namespaced = obj["kind"] != "PersistentVolume"
+        return self.call("POST", f"{base}/namespaces/{NAMESPACE}/{plural}" if namespaced else f"{base}/{plural}", obj)
 
     def taskrun(self, name: str) -> dict:
         return self.get("taskruns", name)
@@ -162,7 +172,7 @@ def fixture_commit(state: pathlib.Path) -> str:
 class Scenario:
     name: str
     check: Callable[[dict, dict], list[str]]  # (normalized status, context) -> problems
-    before: Callable[["Api"], None] | None = None
+    before: Callable[["Api", pathlib.Path], None] | None = None  # (api, state dir)
     action: Callable[["Api", str, dict], bool] | None = None  # called while polling; True = done
     # False where the controller deletes the pod (cancel, TaskRun timeout): whether it is still
     # there, terminating, when the driver looks is a race, not a property of the images.
@@ -321,13 +331,108 @@ def check_pipeline(st, ctx):
             + expect(sorted(tasks) == ["consume", "produce"], f"child TaskRuns {sorted(tasks)}"))
 
 
-def create_git_clone_task(api: Api) -> None:
-    task = yaml.safe_load((REPO / "deploy" / "tasks" / "git-clone.yaml").read_text())
+def check_seed_test(st, ctx):
+    tasks = st.get("tasks", {})
+    fetch, test = tasks.get("fetch", {}), tasks.get("test", {})
+    return (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+            + expect(fetch.get("results", {}).get("commit") == ctx["commit"], f"fetch {fetch.get('results')}")
+            + expect(st["results"] == {"tested": ctx["commit"]}, f"results {st['results']}")
+            + expect(step(test, "go-test").get("exitCode") == 0 if test else False, f"test {test}")
+            + expect("ok  \texample.invalid/app\t" in ctx["logs"], "no `ok example.invalid/app` in the go test log"))
+
+
+UPSTREAM_COPY_WARNING = 'unsuccessful cred copy: ".docker" from "/tekton/creds" to "/home/nonroot"'
+
+
+def check_seed_push(st, ctx):
+    """stepkit: the non-root step finds the credentials and the image is in the registry;
+    upstream: the copy into the unwritable HOME fails and the push is refused. Either way the
+    password reaches no log line and no status field."""
+    c, push = condition(st), step(st, "push")
+    user, password = registry_credentials(ctx["state"])
+    problems = expect(password not in json.dumps(st) and password not in ctx["logs"],
+                      "the registry password appears in the status or a log")
+    problems += expect("uid 65532, HOME=/home/nonroot" in ctx["logs"], "the step did not run as 65532 with HOME=/home/nonroot")
+    if ctx["set"] == "stepkit":
+        tag = ctx["name"]
+        tags = registry_get(ctx["state"], "/v2/seed/app/tags/list").get("tags") or []
+        return problems + (
+            expect(c.get("status") == "True", f"not Succeeded: {c}")
+            + expect(st["results"].get("image-ref", "").startswith(f"{REGISTRY}/seed/app@sha256:"),
+                     f"results {st['results']}")
+            + expect(tag in tags, f"tag {tag} not in the registry's {tags}"))
+    return problems + (
+        expect(c.get("status") == "False" and push.get("exitCode") == 1, f"condition {c}, push {push}")
+        + expect(UPSTREAM_COPY_WARNING in ctx["logs"], "no 'unsuccessful cred copy' warning in the log")
+        + expect("401 Unauthorized" in ctx["logs"] or "UNAUTHORIZED" in ctx["logs"], "the push was not refused as unauthorized"))
+
+
+def registry_credentials(state: pathlib.Path) -> tuple[str, str]:
+    user, password = (state / "registry" / "credentials").read_text().split()
+    return user, password
+
+
+def registry_get(state: pathlib.Path, path: str) -> dict:
+    user, password = registry_credentials(state)
+    req = urllib.request.Request(f"http://{REGISTRY}{path}")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     try:
-        api.create(task)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        if err.code != 409:  # already there from the other image set's run
+        return {"error": err.code}
+
+
+def create_once(api: Api, obj: dict) -> dict | None:
+    """Creates obj; None when it is already there (made by the other image set's run)."""
+    try:
+        return api.create(obj)
+    except urllib.error.HTTPError as err:
+        if err.code != 409:
             raise
+        return None
+
+
+def create_git_clone_task(api: Api, state: pathlib.Path) -> None:
+    create_once(api, yaml.safe_load((REPO / "deploy" / "tasks" / "git-clone.yaml").read_text()))
+
+
+def create_push_credentials(api: Api, state: pathlib.Path) -> None:
+    """The seed's credentials: a basic-auth Secret for the registry, on the ServiceAccount build-sa."""
+    user, password = registry_credentials(state)
+    create_once(api, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+                      "metadata": {"name": "registry-auth", "annotations": {"tekton.dev/docker-0": f"http://{REGISTRY}"}},
+                      "stringData": {"username": user, "password": password}})
+    create_once(api, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "build-sa"},
+                      "secrets": [{"name": "registry-auth"}]})
+
+
+def create_seed_volume(api: Api, state: pathlib.Path) -> None:
+    """The claim `seed-source` bound by hand to a hostPath volume, doing what
+    kube-controller-manager's PV binder (not run here) would: PVC pre-bound and marked
+    bind-completed (the scheduler's test), PV claimRef with the claim's uid and both Bound (the
+    kubelet's). The directory is writable by git-clone's uid 65532."""
+    create_git_clone_task(api, state)
+    path = state / "volumes" / "seed-source"
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+    size = {"storage": "1Gi"}
+    claim = create_once(api, {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "seed-source", "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": size},
+                 "storageClassName": "", "volumeName": "seed-source"}})
+    if claim is None:
+        return
+    api.create({
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "seed-source"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "capacity": size, "storageClassName": "",
+                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(path), "type": "Directory"},
+                 "claimRef": {"namespace": NAMESPACE, "name": "seed-source", "uid": claim["metadata"]["uid"]}}})
+    merge = "application/merge-patch+json"
+    api.call("PATCH", "/api/v1/persistentvolumes/seed-source/status", {"status": {"phase": "Bound"}}, merge)
+    api.call("PATCH", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/seed-source/status",
+             {"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": size}}, merge)
 
 
 SECURE = (("set-security-context", "true"), ("set-security-context-read-only-root-filesystem", "true"))
@@ -350,13 +455,19 @@ SCENARIOS = [
     Scenario("basic-secctx", check_basic, file="basic", flags=SECURE),
     Scenario("git-clone-secctx", check_git_clone, before=create_git_clone_task, file="git-clone", flags=SECURE),
     Scenario("many-results", check_many_results, flags=(("enable-termination-message-compression", "true"),)),
+    # The seed's two Tasks. No affinity assistant for the claim: it is a StatefulSet, and no
+    # kube-controller-manager runs here to make its pod.
+    Scenario("seed-test", check_seed_test, before=create_seed_volume, pod_snapshot=False,
+             plural="pipelineruns", flags=(("coschedule", "disabled"),)),
+    Scenario("seed-push", check_seed_push, before=create_push_credentials),
 ]
 
 
 def manifest(scenario: Scenario, name: str, images: dict) -> dict:
     text = (HERE / "scenarios" / f"{scenario.file or scenario.name}.yaml").read_text()
     for key, value in {"@NAME@": name, "@STEP_IMAGE@": STEP_IMAGE, "@GIT_URL@": GIT_URL,
-                       "@GIT_INIT_IMAGE@": images["git-init"]}.items():
+                       "@GIT_INIT_IMAGE@": images["git-init"], "@GO_IMAGE@": GO_IMAGE,
+                       "@PUSH_IMAGE@": PUSH_IMAGE, "@REGISTRY@": REGISTRY}.items():
         text = text.replace(key, value)
     return yaml.safe_load(text)
 
@@ -373,11 +484,11 @@ def run(image_set: str, state: pathlib.Path) -> int:
         set_feature_flags(api, flags)
         for sc in batch:
             if sc.before:
-                sc.before(api)
+                sc.before(api, state)
             name = f"{PREFIX[image_set]}-{sc.name}"
             api.create(manifest(sc, name, images))
             runs[sc.name] = {"name": name, "start": time.monotonic(),
-                             "ctx": {"commit": commit, "set": image_set,
+                             "ctx": {"commit": commit, "set": image_set, "name": name, "state": state,
                                      "socket": str(state / "containerd" / "containerd.sock")}}
         wait_batch(api, runs, [sc.name for sc in batch])
     set_feature_flags(api, ())
@@ -431,14 +542,16 @@ def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
         r = runs[sc.name]
         tr = r.get("taskrun") or api.get(sc.plural, r["name"])
         st = normalize(tr)
+        children = []
         if sc.plural == "pipelineruns":
-            st["tasks"] = {c["pipelineTaskName"]: normalize(api.taskrun(c["name"]))
-                           for c in tr.get("status", {}).get("childReferences", [])}
+            children = [(c["pipelineTaskName"], api.taskrun(c["name"]))
+                        for c in tr.get("status", {}).get("childReferences", [])]
+            st["tasks"] = {task: normalize(child) for task, child in children}
         st["pod"] = normalize_pod(tr, get_pod(api, tr)) if sc.pod_snapshot else {}
         ctx = {**r["ctx"], "wall": r.get("wall", float("inf"))}
         if "killed_at" in ctx and "wall" in r:
             r["after_kill"] = r["start"] + r["wall"] - ctx["killed_at"]
-        save_logs(api, tr, state / "pod-logs")
+        ctx["logs"] = "\n".join(save_logs(api, run, state / "pod-logs") for run in [tr, *(c for _, c in children)])
         problems = ["did not complete within %d s" % TIMEOUT] if "wall" not in r else sc.check(st, ctx)
         status = "PASS" if not problems else "FAIL"
         failures += bool(problems)
@@ -467,16 +580,21 @@ def get_pod(api: Api, tr: dict) -> dict | None:
         raise
 
 
-def save_logs(api: Api, tr: dict, into: pathlib.Path) -> None:
-    """Every step's and sidecar's log, for reading after a failure (the pod may still be there)."""
+def save_logs(api: Api, tr: dict, into: pathlib.Path) -> str:
+    """Every step's and sidecar's log, for reading after a failure (the pod may still be there);
+    returns them joined, for the checks."""
     status = tr.get("status", {})
     pod = status.get("podName")
     if not pod:
-        return
+        return ""
     into.mkdir(parents=True, exist_ok=True)
+    logs = []
     for s in status.get("steps", []) + status.get("sidecars", []):
         if s.get("container"):
-            (into / f"{tr['metadata']['name']}.{s['container']}.log").write_text(api.log(pod, s["container"]))
+            text = api.log(pod, s["container"])
+            (into / f"{tr['metadata']['name']}.{s['container']}.log").write_text(text)
+            logs.append(text)
+    return "\n".join(logs)
 
 
 def flatten(value, prefix=""):
@@ -504,6 +622,10 @@ DOCUMENTED = {
     "killed": (("conditions[Succeeded].", "steps[after]."),
                "upstream's next step waits forever for the killed step's post file and the TaskRun "
                "hangs until its timeout (tektoncd/pipeline#10371); stepkit's skips at once"),
+    "seed-push": (("conditions[Succeeded].", "steps[push].", "results.", "pod.containerStatuses[step-push]."),
+                  "the step runs as uid 65532 with an unwritable HOME: upstream's entrypoint fails to copy the "
+                  "docker credentials there and the push is unauthorized; stepkit's points DOCKER_CONFIG at "
+                  "/tekton/creds/.docker and the push succeeds"),
     "many-results": (("pod.containerStatuses[step-write].message",),
                      "the compressed termination message is stepkit's own deflate stream, not Go "
                      "compress/flate's bytes (docs/bench.md); the controller decodes both to the "

@@ -1,5 +1,5 @@
 """Creates the bare repositories the git daemon serves: app.git, a small Go module whose `lib`
-submodule points at git://192.0.2.1/lib.git (the node IP, reachable from pods only). Author,
+submodule (a package its test imports) points at git://192.0.2.1/lib.git (the node IP, reachable from pods only). Author,
 committer and dates are fixed, so the commit ids are the same on every run.
 
 usage: fixture_repo.py <base-path>
@@ -49,7 +49,10 @@ def main() -> int:
         git(app, "init", "-q")
         commit_tree(app, {
             "go.mod": "module example.invalid/app\n\ngo 1.22\n",
-            "app_test.go": "package app\n\nimport \"testing\"\n\nfunc TestTruth(t *testing.T) {}\n",
+            # the test needs the submodule's package: `go test ./...` passes only on a full clone
+            "app_test.go": ("package app\n\nimport (\n\t\"testing\"\n\n\t\"example.invalid/app/lib\"\n)\n\n"
+                            "func TestGreet(t *testing.T) {\n\tif got := lib.Greet(); got != \"hello\" {\n"
+                            "\t\tt.Fatalf(\"Greet() = %q\", got)\n\t}\n}\n"),
             "README": "fixture for stepkit's cluster e2e\n",
         }, "app")
         git(app, "submodule", "add", "-q", str(base / "lib.git"), "lib")

@@ -5,14 +5,18 @@
 #   localhost/busybox-nonroot:1.35            the same as uid 65532: the controller's shell image
 #   localhost/tekton-upstream/<name>:<ver>    upstream's entrypoint, workingdirinit, nop, packaged
 #                                             as ko does: FROM scratch, /ko-app/<name>, USER 65532
+#   localhost/golang:<go version>             busybox + this machine's Go toolchain (seed-test's
+#                                             `go test ./...`), the std library precompiled
+#   localhost/crane:<crane version>           busybox + crane, USER 65532 with a root-owned
+#                                             HOME=/home/nonroot, like the seed's build step
 # Explicit non-latest tags, so pods get imagePullPolicy IfNotPresent and nothing is pulled.
-# usage: node-images.sh   (env: CACHE, TEKTON_VERSION)
+# usage: node-images.sh   (env: CACHE, TEKTON_VERSION, CRANE_VERSION)
 set -euo pipefail
-: "${CACHE:?} ${TEKTON_VERSION:?}"
+: "${CACHE:?} ${TEKTON_VERSION:?} ${CRANE_VERSION:?}"
 OUT=$CACHE/images
 BIN=$CACHE/bin
 mkdir -p "$OUT"
-want=(pause busybox busybox-nonroot upstream-entrypoint upstream-workingdirinit upstream-nop)
+want=(pause busybox busybox-nonroot upstream-entrypoint upstream-workingdirinit upstream-nop golang crane)
 missing=0
 for w in "${want[@]}"; do [ -s "$OUT/$w.oci.tar" ] || missing=1; done
 [ $missing = 1 ] || { echo "node-images: all present"; exit 0; }
@@ -70,4 +74,37 @@ for name in entrypoint workingdirinit nop; do
     --env PATH=/usr/local/bin:/usr/bin:/bin:/ko-app --env KO_DATA_PATH=/var/run/ko "$c"
   commit_archive "$c" "localhost/tekton-upstream/$name:$TEKTON_VERSION" "upstream-$name.oci.tar"
 done
+# The Go step image: the toolchain at the same GOROOT as here, so that the std library compiled
+# here into its GOCACHE has the action ids `go test` computes in the pod (no 30-60 s cold
+# compile of runtime, fmt, testing... in every run). No cgo: the image has no C compiler.
+goroot=$(go env GOROOT)
+r=$work/golang; base_root "$r"; mkdir -p "$r/bin" "$r$goroot" "$r/gocache"
+cp -a "$work/busybox/bin/." "$r/bin/"
+tar -C "$goroot" --exclude=./src/cmd --exclude=./test --exclude=./api --exclude=./doc --exclude=./misc \
+  -cf - . | tar -C "$r$goroot" -xf -
+warm=$work/warm-module; mkdir -p "$warm"
+printf 'module warm.invalid/m\n\ngo 1.22\n' > "$warm/go.mod"
+printf 'package m\n\nimport (\n\t"fmt"\n\t"testing"\n)\n\nfunc TestWarm(t *testing.T) { _ = fmt.Sprint(1) }\n' > "$warm/m_test.go"
+(cd "$warm" && GOCACHE=$r/gocache GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local GOPROXY=off \
+  go test ./... > /dev/null)
+chmod -R a+rwX "$r/gocache"
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$r/" / > /dev/null
+"${B[@]}" config --env "PATH=$goroot/bin:/bin" --env GOCACHE=/gocache --env GOPATH=/tmp/go \
+  --env GOFLAGS=-buildvcs=false --env CGO_ENABLED=0 --env GOTOOLCHAIN=local --env GOPROXY=off \
+  --cmd '["/bin/sh"]' "$c"
+commit_archive "$c" "localhost/golang:$(go env GOVERSION | sed 's/^go//')" golang.oci.tar
+
+# The seed's build step: non-root, its HOME a directory it cannot write (upstream's entrypoint
+# then cannot copy the docker credentials there). /seed/layer.tar is what it pushes.
+r=$work/crane; base_root "$r"; mkdir -p "$r/bin" "$r/usr/local/bin" "$r/seed/content"
+cp -a "$work/busybox/bin/." "$r/bin/"
+cp "$BIN/crane-$CRANE_VERSION/crane" "$r/usr/local/bin/crane"
+echo "built by stepkit's cluster e2e" > "$r/seed/content/hello.txt"
+tar -C "$r/seed/content" --owner=0 --group=0 --mtime=@0 -cf "$r/seed/layer.tar" .
+chmod 0755 "$r/home/nonroot"
+c=$("${B[@]}" from scratch)
+"${B[@]}" copy "$c" "$r/" / > /dev/null
+"${B[@]}" config --env PATH=/usr/local/bin:/bin --user 65532:65532 --cmd '["/bin/sh"]' "$c"
+commit_archive "$c" "localhost/crane:$CRANE_VERSION" crane.oci.tar
 echo "node-images: built ${want[*]}"

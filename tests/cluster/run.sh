@@ -15,7 +15,7 @@
 #                                   /var/tmp/stepkit-cluster-e2e/state/admin.kubeconfig ...`)
 #   tests/cluster/run.sh --down     only tear down what a --keep run left
 #
-# Environment: K8S_VERSION (v1.34.4), TEKTON_VERSION (v1.15.0), STEPKIT_CLUSTER_CACHE
+# Environment: K8S_VERSION (v1.34.4), TEKTON_VERSION (v1.15.0), CRANE_VERSION (v0.22.1), STEPKIT_CLUSTER_CACHE
 # (~/.cache/stepkit-cluster), STEPKIT_CLUSTER_RUN (/var/tmp/stepkit-cluster-e2e: runtime state),
 # RELEASE (target/x86_64-unknown-linux-gnu/release).
 set -euo pipefail
@@ -23,6 +23,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$REPO/tests/cluster
 export K8S_VERSION=${K8S_VERSION:-v1.34.4} TEKTON_VERSION=${TEKTON_VERSION:-v1.15.0}
+# go-containerregistry's crane: the seed-push scenario's push tool (its binary is cached per version).
+export CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 # v1.34: newer kubelets refuse cgroup v1 and containerd 1.x (Debian bookworm's). v1.15.0: the
 # proxy serves no zip for v1.16.0.
 export CACHE=${STEPKIT_CLUSTER_CACHE:-$HOME/.cache/stepkit-cluster}/k8s-${K8S_VERSION}_tekton-${TEKTON_VERSION}_$(go env GOVERSION)
