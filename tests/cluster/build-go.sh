@@ -6,10 +6,11 @@
 # there is reused, so a second run costs nothing. Scratch modules live in $CACHE/mod-*:
 # k8s.io/kubernetes cannot be `go install`ed (its staging replaces), and the proxy refuses
 # @v/list for tektoncd/pipeline, so both are required from a module of our own.
-# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION, CRANE_VERSION; BUILD_ONLY=k8s|tekton|pause|crane
+# usage: build-go.sh   (env: CACHE, K8S_VERSION, TEKTON_VERSION, CRANE_VERSION, TEKTON037_VERSION;
+#                      BUILD_ONLY=k8s|tekton|tekton037|pause|crane
 #                      builds just that part, e.g. to run two cold builds side by side)
 set -euo pipefail
-: "${CACHE:?} ${K8S_VERSION:?} ${TEKTON_VERSION:?} ${CRANE_VERSION:?}"
+: "${CACHE:?} ${K8S_VERSION:?} ${TEKTON_VERSION:?} ${CRANE_VERSION:?} ${TEKTON037_VERSION:?}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-p=2 -buildvcs=false"
 BIN=$CACHE/bin
 mkdir -p "$BIN"
@@ -86,6 +87,22 @@ G
   stamp "tekton binaries built in $(( $(date +%s) - t )) s"
 fi
 
+# Tekton v0.37.2 (the seed tutorial's version, PipelineResources): its controller and every
+# helper it injects, upstream's baseline for the seed-v037 run.
+if { [ -z "$only" ] || [ "$only" = tekton037 ]; } && [ ! -x "$BIN/tekton-$TEKTON037_VERSION/controller" ]; then
+  m=$CACHE/mod-tekton-$TEKTON037_VERSION; mkdir -p "$m" "$BIN/tekton-$TEKTON037_VERSION"; cd "$m"
+  cmds=(controller entrypoint git-init imagedigestexporter kubeconfigwriter nop pullrequest-init workingdirinit)
+  if [ ! -f go.sum ]; then
+    printf 'module stepkit.local/cluster/tekton037\n\ngo 1.17\n\nrequire github.com/tektoncd/pipeline %s\n' "$TEKTON037_VERSION" > go.mod
+    { printf '//go:build tools\n\npackage tools\n\nimport (\n'
+      for c in "${cmds[@]}"; do printf '\t_ "github.com/tektoncd/pipeline/cmd/%s"\n' "$c"; done
+      printf ')\n'; } > tools.go
+    $GO mod tidy -compat=1.17  # v0.37.2's own go line; tidy would otherwise check go 1.16's selection
+  fi
+  t=$(date +%s)
+  $GO build -trimpath -ldflags="-s -w" -o "$BIN/tekton-$TEKTON037_VERSION/" "${cmds[@]/#/github.com/tektoncd/pipeline/cmd/}"
+  stamp "tekton $TEKTON037_VERSION binaries built in $(( $(date +%s) - t )) s"
+fi
 if { [ -z "$only" ] || [ "$only" = pause ]; } && [ ! -x "$BIN/pause" ]; then
   src=$(dirname "$(readlink -f "$0")")/pause
   m=$CACHE/mod-pause; rm -rf "$m"; mkdir -p "$m"; cp "$src/main.go" "$m/"

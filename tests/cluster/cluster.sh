@@ -9,7 +9,7 @@
 
 NODE_IP=192.0.2.1
 NODE=stepkit-node
-TEKTON_MODULE=$(go env GOMODCACHE)/github.com/tektoncd/pipeline@${TEKTON_VERSION:?}
+GOMODCACHE=$(go env GOMODCACHE)
 BIN=$CACHE/bin
 SOCK=$STATE/containerd/containerd.sock
 NS=(nsenter "--net=/run/netns/$NETNS")
@@ -33,7 +33,11 @@ wait_for() {
   return 1
 }
 
+# cluster_up TEKTON_VERSION IMAGE...: a fresh cluster with that Tekton's CRDs and ConfigMaps,
+# and the node images named (archives in $CACHE/images, without .oci.tar) plus stepkit's.
 cluster_up() {
+  local tekton=$1; shift
+  local images=("$@")
   rm -rf "$STATE"
   mkdir -p "$STATE"/{pids,logs,pki/apiserver,cni/net.d,containerd,etcd,kubelet/root,kubelet/pki,git}
   ip netns add "$NETNS"
@@ -108,8 +112,10 @@ C
   start containerd containerd --config "$STATE/containerd/config.toml"
   wait_for containerd 30 ctr -a "$SOCK" version
   local f
-  for f in "$CACHE"/images/*.oci.tar "$REPO"/target/images/{entrypoint,workingdirinit,nop,git-init}.oci.tar; do
-    ctr -a "$SOCK" -n k8s.io images import "$f" > /dev/null
+  for f in "${images[@]/#/$CACHE/images/}" "$REPO"/target/images/{entrypoint,workingdirinit,nop,git-init,imagedigestexporter}; do
+    # stepkit's imagedigestexporter is optional (upstream's stands in when it is not built)
+    [ -e "$f.oci.tar" ] || [ "${f##*/}" != imagedigestexporter ] || continue
+    ctr -a "$SOCK" -n k8s.io images import "$f.oci.tar" > /dev/null
   done
   stamp "containerd up, $(ctr -a "$SOCK" -n k8s.io images ls -q | grep -vc '^sha256:') images imported"
 
@@ -166,10 +172,11 @@ C
 
   # Tekton's CRDs and ConfigMaps, read from the module cache; no webhook runs, so each CRD's
   # conversion webhook is dropped (only v1 objects are created, and v1 is the storage version).
-  "$PY" "$REPO/tests/cluster/tekton_config.py" "$TEKTON_MODULE/config" > "$STATE/tekton.yaml"
+  (cd / && go mod download "github.com/tektoncd/pipeline@$tekton")  # in the cache already, after build-go
+  "$PY" "$REPO/tests/cluster/tekton_config.py" "$GOMODCACHE/github.com/tektoncd/pipeline@$tekton/config" > "$STATE/tekton.yaml"
   "${KC[@]}" create -f "$STATE/tekton.yaml" > /dev/null
   "${KC[@]}" wait --for=condition=Established crd/taskruns.tekton.dev --timeout=60s > /dev/null
-  stamp "Tekton $TEKTON_VERSION CRDs and config applied"
+  stamp "Tekton $tekton CRDs and config applied"
 
   # git daemon on the node IP: the pods reach it through the bridge, nothing else can.
   "$PY" "$REPO/tests/cluster/fixture_repo.py" "$STATE/git"
@@ -226,6 +233,31 @@ stop() {
   kill -9 "$pid" 2> /dev/null || true
   wait "$pid" 2> /dev/null || true
   rm -f "$f"
+}
+
+# controller037_start ENTRYPOINT WORKINGDIRINIT NOP GIT IMAGEDIGESTEXPORTER: Tekton v0.37.2's
+# controller, with all ten image flags (it refuses to start without them) and KO_DATA_PATH
+# (its pods carry the release annotation read from $KO_DATA_PATH/HEAD, which ko would ship).
+controller037_start() {
+  local bin=$BIN/tekton-${TEKTON037_VERSION:?} up=localhost/tekton-v037
+  mkdir -p "$STATE/kodata"
+  echo 0000000000000000000000000000000000037002 > "$STATE/kodata/HEAD"
+  (
+    export SYSTEM_NAMESPACE=tekton-pipelines CONFIG_DEFAULTS_NAME=config-defaults \
+      CONFIG_LOGGING_NAME=config-logging CONFIG_OBSERVABILITY_NAME=config-observability \
+      CONFIG_ARTIFACT_BUCKET_NAME=config-artifact-bucket CONFIG_ARTIFACT_PVC_NAME=config-artifact-pvc \
+      CONFIG_FEATURE_FLAGS_NAME=feature-flags CONFIG_LEADERELECTION_NAME=config-leader-election \
+      METRICS_DOMAIN=tekton.dev/pipeline KO_DATA_PATH=$STATE/kodata
+    exec "${NS[@]}" "$bin/controller" -kubeconfig="$STATE/admin.kubeconfig" -disable-ha \
+      -entrypoint-image "$1" -workingdirinit-image "$2" -nop-image "$3" -git-image "$4" \
+      -imagedigest-exporter-image "$5" -pr-image "$up/pullrequest-init:$TEKTON037_VERSION" \
+      -kubeconfig-writer-image "$up/kubeconfigwriter:$TEKTON037_VERSION" \
+      -gsutil-image localhost/unused-gsutil:none -shell-image localhost/busybox-nonroot:1.35 \
+      -shell-image-win localhost/unused-windows-shell:none
+  ) >> "$STATE/logs/tekton-controller.log" 2>&1 &
+  echo $! > "$STATE/pids/tekton-controller"
+  wait_for "Tekton $TEKTON037_VERSION controller" 60 "${NS[@]}" curl -sf http://127.0.0.1:8080/readiness
+  stamp "Tekton $TEKTON037_VERSION controller ready (entrypoint image $1)"
 }
 
 controller_stop() { stop tekton-controller; }

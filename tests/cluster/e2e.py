@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import ssl
 import subprocess
 import sys
@@ -49,7 +50,10 @@ PREFIX = {"stepkit": "sk", "upstream": "up"}
 
 
 class Api:
-    def __init__(self, kubeconfig: pathlib.Path):
+    """The apiserver, for one namespace and one Tekton API version (v1; v1beta1 for v0.37)."""
+
+    def __init__(self, kubeconfig: pathlib.Path, namespace: str = NAMESPACE, tekton: str = "v1"):
+        self.kubeconfig, self.namespace, self.tekton = kubeconfig, namespace, tekton
         config = yaml.safe_load(kubeconfig.read_text())
         self.token = config["users"][0]["user"]["token"]
         self.tls = ssl.create_default_context()
@@ -71,26 +75,30 @@ class Api:
         base = "/api/v1" if version == "v1" else f"/apis/{version}"
         plural = obj["kind"].lower() + "s"
         namespaced = obj["kind"] != "PersistentVolume"
-        return self.call("POST", f"{base}/namespaces/{NAMESPACE}/{plural}" if namespaced else f"{base}/{plural}", obj)
+        return self.call("POST", f"{base}/namespaces/{self.namespace}/{plural}" if namespaced else f"{base}/{plural}", obj)
 
     def taskrun(self, name: str) -> dict:
         return self.get("taskruns", name)
 
     def get(self, plural: str, name: str) -> dict:
-        return self.call("GET", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/{plural}/{name}")
+        return self.call("GET", f"/apis/tekton.dev/{self.tekton}/namespaces/{self.namespace}/{plural}/{name}")
 
     def patch_taskrun(self, name: str, patch: dict) -> dict:
-        return self.call("PATCH", f"/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{name}",
+        return self.call("PATCH", f"/apis/tekton.dev/{self.tekton}/namespaces/{self.namespace}/taskruns/{name}",
                          patch, "application/merge-patch+json")
 
     def log(self, pod: str, container: str) -> str:
-        req = urllib.request.Request(f"{API}/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log?container={container}")
+        req = urllib.request.Request(f"{API}/api/v1/namespaces/{self.namespace}/pods/{pod}/log?container={container}")
         req.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(req, context=self.tls, timeout=30) as resp:
                 return resp.read().decode(errors="replace")
         except OSError as err:  # HTTPError, URLError, timeouts: a missing log is not a result
             return f"<no log: {err}>"
+
+
+# Steps Tekton v0.37 injects for PipelineResources carry a random suffix.
+INJECTED_STEP_ID = re.compile(r"^((?:step-)?(?:git-source-.+|create-dir-.+|image-digest-exporter))-[a-z0-9]{5}$")
 
 
 def normalize(tr: dict) -> dict:
@@ -106,7 +114,7 @@ def normalize(tr: dict) -> dict:
         return text.replace(name, "<taskrun>")
 
     def state(s: dict) -> dict:
-        out = {"name": s.get("name")}
+        out = {"name": INJECTED_STEP_ID.sub(r"\1-<id>", s.get("name") or "")}
         for kind in ("terminated", "running", "waiting"):
             if kind in s:
                 out["state"] = kind
@@ -129,7 +137,8 @@ def normalize(tr: dict) -> dict:
         "conditions": conditions,
         "steps": [state(s) for s in status.get("steps", [])],
         "sidecars": [state(s) for s in status.get("sidecars", [])],
-        "results": {r["name"]: r["value"] for r in status.get("results", [])},
+        "results": {r["name"]: r["value"] for r in status.get("results", status.get("taskResults", []))},
+        "resourcesResult": status.get("resourcesResult") or [],
         "retries": [normalize({"metadata": tr["metadata"], "status": r})["conditions"]
                     for r in status.get("retriesStatus", [])],
     }
@@ -372,12 +381,17 @@ def registry_credentials(state: pathlib.Path) -> tuple[str, str]:
     return user, password
 
 
-def registry_get(state: pathlib.Path, path: str) -> dict:
+def registry_get(state: pathlib.Path, path: str, digest: bool = False) -> dict:
+    """GET from the registry with its credentials; digest=True: {"digest": the manifest's digest}."""
     user, password = registry_credentials(state)
     req = urllib.request.Request(f"http://{REGISTRY}{path}")
     req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    req.add_header("Accept", "application/vnd.oci.image.manifest.v1+json, "
+                             "application/vnd.docker.distribution.manifest.v2+json")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
+            if digest:
+                return {"digest": resp.headers.get("Docker-Content-Digest")}
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return {"error": err.code}
@@ -573,7 +587,7 @@ def get_pod(api: Api, tr: dict) -> dict | None:
     if not pod:
         return None
     try:
-        return api.call("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}")
+        return api.call("GET", f"/api/v1/namespaces/{api.namespace}/pods/{pod}")
     except urllib.error.HTTPError as err:
         if err.code == 404:
             return None
@@ -633,21 +647,31 @@ DOCUMENTED = {
 }
 
 
-def documented(scenario: str, key: str) -> bool:
-    prefixes, _ = DOCUMENTED.get(scenario, ((), ""))
+def documented(scenario: str, key: str, known: dict) -> bool:
+    prefixes, _ = known.get(scenario, ((), ""))
     return key.startswith(prefixes)
 
 
-def compare(state: pathlib.Path, doc: pathlib.Path, phases: pathlib.Path | None) -> int:
-    sets = {s: json.loads((state / f"results-{s}.json").read_text()) for s in IMAGE_SETS
-            if (state / f"results-{s}.json").exists()}
+@dataclass
+class Table:
+    """One run's comparison: the scenarios of one controller, stepkit's images vs upstream's."""
+    title: str
+    files: str  # results-<files>-<set>.json... prefix, e.g. "results" or "results-v037"
+    names: list[str]
+    known: dict  # scenario -> (field prefixes, why): the documented differences
+
+
+def compare_table(state: pathlib.Path, table: Table) -> tuple[int, int, list[str], list[str], list[str]]:
+    sets = {s: json.loads((state / f"{table.files}-{s}.json").read_text()) for s in IMAGE_SETS
+            if (state / f"{table.files}-{s}.json").exists()}
     passed = failed = 0
     lines = []
-    summary = ["| scenario | stepkit | upstream | wall stepkit | wall upstream | fields compared | differences |",
+    summary = [f"### {table.title}", "",
+               "| scenario | stepkit | upstream | wall stepkit | wall upstream | fields compared | differences |",
                "| --- | --- | --- | --- | --- | --- | --- |"]
     detail = []
-    for sc in SCENARIOS:
-        got = {s: sets[s].get(sc.name) for s in sets}
+    for name in table.names:
+        got = {s: sets[s].get(name) for s in sets}
         for s, r in got.items():
             if r is None:
                 continue
@@ -656,36 +680,55 @@ def compare(state: pathlib.Path, doc: pathlib.Path, phases: pathlib.Path | None)
             else:
                 passed += 1
         if len(got) < 2 or None in got.values():
-            lines.append(f"FAIL compare/{sc.name}: missing a run")
+            lines.append(f"FAIL compare/{name}: missing a run")
             failed += 1
             continue
         a, b = (flatten(got[s]["status"]) for s in ("stepkit", "upstream"))
         keys = sorted(set(a) | set(b))
         diffs = [k for k in keys if a.get(k) != b.get(k)]
-        undocumented = [k for k in diffs if not documented(sc.name, k)]
+        undocumented = [k for k in diffs if not documented(name, k, table.known)]
         if undocumented:
             failed += 1
-            lines.append(f"FAIL compare/{sc.name}: " + "; ".join(
+            lines.append(f"FAIL compare/{name}: " + "; ".join(
                 f"{k}: stepkit={a.get(k)!r} upstream={b.get(k)!r}" for k in undocumented))
         else:
             passed += 1
-            lines.append(f"PASS compare/{sc.name} ({len(keys)} fields, {len(diffs)} documented differences)")
+            lines.append(f"PASS compare/{name} ({len(keys)} fields, {len(diffs)} documented differences)")
         wall = lambda s: f"{got[s]['wall']:.1f} s" if got[s]["wall"] is not None else "timeout"
         verdict = lambda s: "pass" if not got[s]["problems"] else "FAIL"
-        summary.append(f"| {sc.name} | {verdict('stepkit')} | {verdict('upstream')} | {wall('stepkit')} | "
+        summary.append(f"| {name} | {verdict('stepkit')} | {verdict('upstream')} | {wall('stepkit')} | "
                        f"{wall('upstream')} | {len(keys)} | {len(diffs)} |")
-        detail.append(f"\n### {sc.name}\n")
-        if sc.name in DOCUMENTED:
-            detail.append(f"Documented difference: {DOCUMENTED[sc.name][1]}.\n")
+        detail.append(f"\n### {name}\n")
+        if name in table.known:
+            detail.append(f"Documented difference: {table.known[name][1]}.\n")
         detail.append("| field | stepkit | upstream |\n| --- | --- | --- |")
         for k in keys:
-            mark = "" if a.get(k) == b.get(k) else " **≠ (documented)**" if documented(sc.name, k) else " **≠**"
+            mark = "" if a.get(k) == b.get(k) else " **≠ (documented)**" if documented(name, k, table.known) else " **≠**"
             detail.append(f"| `{k}`{mark} | {fmt(a.get(k))} | {fmt(b.get(k))} |")
-    for line in lines:
-        print(line)
+    return passed, failed, lines, summary + [""], detail
+
+
+def compare(state: pathlib.Path, doc: pathlib.Path, phases: pathlib.Path | None) -> int:
+    """Every table whose results exist: Tekton v1.15's scenarios and, when it ran, the seed's
+    v0.37.2 flow (seed037.py)."""
+    import seed037  # noqa: PLC0415 (seed037 imports this module)
+
+    tables = [Table(f"Tekton {os.environ.get('TEKTON_VERSION', 'v1.15.0')}", "results",
+                    [sc.name for sc in SCENARIOS], DOCUMENTED), seed037.TABLE]
+    passed = failed = 0
+    summary, detail = [], []
+    for table in tables:
+        p, f, lines, s, d = compare_table(state, table)
+        if p + f == 0 and table is not tables[0]:
+            continue  # that run was not part of this invocation
+        passed, failed = passed + p, failed + f
+        summary += s
+        detail += d
+        for line in lines:
+            print(line)
     if phases and phases.exists():
         rows = [line.split("\t") for line in phases.read_text().splitlines() if "\t" in line]
-        summary += ["", "Phases of this run (wall):", "", "| phase | seconds |", "| --- | --- |"]
+        summary += ["Phases of this run (wall):", "", "| phase | seconds |", "| --- | --- |"]
         summary += [f"| {name} | {secs} |" for name, secs in rows]
     write_doc(doc, summary, detail)
     print(f"cluster-e2e: {passed} passed, {failed} failed")

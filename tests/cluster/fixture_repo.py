@@ -1,5 +1,6 @@
 """Creates the bare repositories the git daemon serves: app.git, a small Go module whose `lib`
-submodule (a package its test imports) points at git://192.0.2.1/lib.git (the node IP, reachable from pods only). Author,
+submodule (a package its test imports) points at git://192.0.2.1/lib.git, and tekton-demo.git,
+the seed tutorial's Go program (the node IP, reachable from pods only). Author,
 committer and dates are fixed, so the commit ids are the same on every run.
 
 usage: fixture_repo.py <base-path>
@@ -60,6 +61,26 @@ def main() -> int:
         git(app, "add", ".gitmodules", "lib")
         git(app, "commit", "-q", "-m", "lib as a submodule")
         git(base, "clone", "-q", "--bare", str(app), "app.git")
+
+        # The seed tutorial's repository, as its Tasks expect it: a Go program and its test in
+        # GOPATH mode (no go.mod: `go test` prints `ok _/workspace/repo`), a Dockerfile, branch
+        # master.
+        demo = pathlib.Path(tmp, "tekton-demo")
+        demo.mkdir()
+        git(demo, "init", "-q", "-b", "master")
+        commit_tree(demo, {
+            "main.go": ("package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n)\n\n"
+                        "func greeting() string { return \"Hello Tekton\" }\n\n"
+                        "func main() {\n\thttp.HandleFunc(\"/\", func(w http.ResponseWriter, r *http.Request) {\n"
+                        "\t\tfmt.Fprintln(w, greeting())\n\t})\n\t_ = http.ListenAndServe(\":8080\", nil)\n}\n"),
+            "main_test.go": ("package main\n\nimport \"testing\"\n\n"
+                             "func TestGreeting(t *testing.T) {\n\tif got := greeting(); got != \"Hello Tekton\" {\n"
+                             "\t\tt.Fatalf(\"greeting() = %q\", got)\n\t}\n}\n"),
+            "Dockerfile": ("FROM golang:1.14-alpine AS build\nWORKDIR /src\nCOPY . .\n"
+                           "RUN CGO_ENABLED=0 go build -o /demo .\nFROM scratch\nCOPY --from=build /demo /demo\n"
+                           "ENTRYPOINT [\"/demo\"]\n"),
+        }, "tekton demo")
+        git(base, "clone", "-q", "--bare", str(demo), "tekton-demo.git")
     return 0
 
 

@@ -5,7 +5,9 @@
 #
 # Phases: install (Debian packages) -> build-or-reuse (Go binaries and node images, cached under
 # ~/.cache/stepkit-cluster/<versions>/; stepkit's images from target/images) -> up -> scenarios
-# with stepkit's images -> scenarios with upstream's -> down -> compare (docs/cluster-e2e.md).
+# with stepkit's images -> scenarios with upstream's -> down -> up again with Tekton v0.37.2 ->
+# the seed tutorial with stepkit's images -> with upstream's -> down -> compare
+# (docs/cluster-e2e.md).
 # The last line printed is `cluster-e2e: N passed, M failed`. A failure anywhere still tears the
 # cluster down (trap). Needs root (network namespace, containerd, kubelet).
 #
@@ -25,6 +27,8 @@ HERE=$REPO/tests/cluster
 export K8S_VERSION=${K8S_VERSION:-v1.34.4} TEKTON_VERSION=${TEKTON_VERSION:-v1.15.0}
 # go-containerregistry's crane: the seed-push scenario's push tool (its binary is cached per version).
 export CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
+# The seed tutorial's Tekton (PipelineResources), for the seed-v037 run.
+export TEKTON037_VERSION=${TEKTON037_VERSION:-v0.37.2}
 # v1.34: newer kubelets refuse cgroup v1 and containerd 1.x (Debian bookworm's). v1.15.0: the
 # proxy serves no zip for v1.16.0.
 export CACHE=${STEPKIT_CLUSTER_CACHE:-$HOME/.cache/stepkit-cluster}/k8s-${K8S_VERSION}_tekton-${TEKTON_VERSION}_$(go env GOVERSION)
@@ -69,7 +73,7 @@ $down_only && exit 0
 
 stepkit_images() {
   local name stale=0
-  for name in entrypoint workingdirinit nop git-init; do
+  for name in entrypoint workingdirinit nop git-init $([ -x "$RELEASE/imagedigestexporter" ] && echo imagedigestexporter); do
     local bin=$RELEASE/$name
     [ $name = workingdirinit ] && bin=$RELEASE/workingdir-init
     [ -x "$bin" ] || { echo "cluster-e2e: no $bin (run 'make build')" >&2; return 1; }
@@ -92,6 +96,15 @@ scenarios() {
   "${NS[@]}" "$PY" "$HERE/e2e.py" run "$set" "$STATE" || true
 }
 
+# seed037 SET ENTRYPOINT WORKINGDIRINIT NOP GIT IMAGEDIGESTEXPORTER: the same for the seed's
+# v0.37.2 flow (each set in a namespace of its own).
+seed037() {
+  local set=$1; shift
+  controller_stop
+  controller037_start "$@"
+  "${NS[@]}" "$PY" "$HERE/seed037.py" run "$set" "$STATE" || true
+}
+
 phase install "$HERE/install.sh"
 stamp "install done"
 build_go() {
@@ -104,16 +117,38 @@ phase stepkit-images stepkit_images
 
 trap 'cluster_down || true' EXIT
 trap 'exit 130' INT TERM
-phase up cluster_up
+# Each cluster imports only the node images its scenarios use.
+COMMON_IMAGES=(pause busybox busybox-nonroot)
+phase up cluster_up "$TEKTON_VERSION" "${COMMON_IMAGES[@]}" upstream-entrypoint upstream-workingdirinit upstream-nop \
+  golang crane
 phase scenarios-stepkit scenarios stepkit "localhost/stepkit/entrypoint:$STEPKIT_VERSION" \
   "localhost/stepkit/workingdirinit:$STEPKIT_VERSION" "localhost/stepkit/nop:$STEPKIT_VERSION"
 phase scenarios-upstream scenarios upstream "localhost/tekton-upstream/entrypoint:$TEKTON_VERSION" \
   "localhost/tekton-upstream/workingdirinit:$TEKTON_VERSION" "localhost/tekton-upstream/nop:$TEKTON_VERSION"
+# The seed tutorial's own version, on a fresh cluster (v0.37.2's CRDs are not v1.15.0's).
+# The v1.15 run's results are kept for the comparison.
+phase down cluster_down
+saved=$(mktemp -d "$RUN/results.XXXXXX")
+cp -r "$STATE"/results-*.json "$STATE/pod-logs" "$saved/" 2> /dev/null || true
+phase up-v037 cluster_up "$TEKTON037_VERSION" "${COMMON_IMAGES[@]}" golang-1.14-alpine docker-stable \
+  v037-{entrypoint,workingdirinit,nop,imagedigestexporter,pullrequest-init,kubeconfigwriter,git-init}
+cp -r "$saved"/* "$STATE/" 2> /dev/null || true
+rm -rf "$saved"
+V037=localhost/tekton-v037
+# stepkit's imagedigestexporter once it is built; upstream's until then
+STEPKIT_IMAGEDIGESTEXPORTER=$V037/imagedigestexporter:$TEKTON037_VERSION
+[ -s "$REPO/target/images/imagedigestexporter.oci.tar" ] &&
+  STEPKIT_IMAGEDIGESTEXPORTER=localhost/stepkit/imagedigestexporter:$STEPKIT_VERSION
+phase seed037-stepkit seed037 stepkit "localhost/stepkit/entrypoint:$STEPKIT_VERSION" \
+  "localhost/stepkit/workingdirinit:$STEPKIT_VERSION" "localhost/stepkit/nop:$STEPKIT_VERSION" \
+  "localhost/stepkit/git-init:$STEPKIT_VERSION" "$STEPKIT_IMAGEDIGESTEXPORTER"
+phase seed037-upstream seed037 upstream "$V037/entrypoint:$TEKTON037_VERSION" "$V037/workingdirinit:$TEKTON037_VERSION" \
+  "$V037/nop:$TEKTON037_VERSION" "$V037/git-init:$TEKTON037_VERSION" "$V037/imagedigestexporter:$TEKTON037_VERSION"
 if $keep; then
   trap - EXIT
   stamp "cluster left running (--keep); tear it down with: $0 --down"
 else
-  phase down cluster_down
+  phase down-v037 cluster_down
   trap - EXIT
 fi
 "$PY" "$HERE/e2e.py" compare "$STATE" "$DOC" "$RUN/phases.tsv"

@@ -1,7 +1,7 @@
 """Prints, as one YAML stream, what the cluster needs from Tekton's own config/ directory (read
 from the Go module cache at run time, never copied into this repository): the namespace, the
-CRDs with their conversion webhook removed (no webhook runs; only v1 objects, the storage
-version, are created), and the controller's ConfigMaps. RBAC, webhook and Deployments are left
+CRDs with their conversion webhook removed (no webhook runs; only objects of the storage
+version are created: v1 for Tekton v1.x, v1beta1 and v1alpha1 PipelineResources for v0.37), and the controller's ConfigMaps. RBAC, webhook and Deployments are left
 out: the apiserver allows everything and the controller runs as a host process.
 
 usage: tekton_config.py <module>/config [feature-flag=value ...]
@@ -17,7 +17,8 @@ def main() -> int:
     config = pathlib.Path(sys.argv[1])
     flags = dict(arg.split("=", 1) for arg in sys.argv[2:])
     files = [config / "100-namespace" / "100-namespace.yaml"]
-    files += sorted((config / "300-crds").glob("*.yaml"))
+    files += sorted((config / "300-crds").glob("*.yaml"))  # v1.x
+    files += sorted(config.glob("300-*.yaml"))  # v0.37.x: CRDs at the top level
     files += sorted(config.glob("config-*.yaml"))
     docs = []
     for path in files:
