@@ -15,7 +15,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-IMAGES=(entrypoint git-init workingdirinit creds-init nop)
+IMAGES=(entrypoint git-init workingdirinit creds-init nop imagedigestexporter)
 REPO=${STEPKIT_IMAGE_REPO:-localhost/stepkit}
 
 usage() {
