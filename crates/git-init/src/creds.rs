@@ -35,7 +35,7 @@ pub fn read_config_text(path: &Path) -> Option<String> {
         Ok(data) => String::from_utf8(data).ok(),
         Err(e @ (files::ReadError::NotRegular(_) | files::ReadError::TooLarge { .. })) => {
             Logger::stderr(zap::STACKTRACE).warn(
-                zap::caller::CONFIG_REFUSED,
+                zap::callers().config_refused,
                 &format!("ignoring {}", e.text(path)),
             );
             None

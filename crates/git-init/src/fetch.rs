@@ -20,7 +20,8 @@ use git2::{
 use crate::config::{GlobalConfig, ParsedUrl};
 use crate::creds::{self, HostKeyPolicy, HostKeyStatus, SshPlan};
 use crate::error::{GitError, redact_url};
-use crate::zap::{Logger, caller};
+use crate::flavour::Flavour;
+use crate::zap::{Logger, callers};
 
 /// Settings shared by every fetch of one run (superproject and submodules).
 pub struct Session<'a> {
@@ -29,8 +30,10 @@ pub struct Session<'a> {
     pub ssl_verify: bool,
     /// Whose `.ssh` is used.
     pub ssh_home: PathBuf,
-    /// Seconds between progress log lines.
-    pub progress_every: Duration,
+    /// Time between progress log lines; `None`: no progress lines.
+    pub progress_every: Option<Duration>,
+    /// Whose wording failures take (v0.37.2's: git's exact text where known, `git_wording`).
+    pub flavour: Flavour,
 }
 
 /// One advertised ref.
@@ -53,6 +56,9 @@ pub struct Fetched {
     pub from_glob: bool,
     /// For `HEAD`: the branch it points to on the remote (`refs/heads/main`).
     pub symref: Option<String>,
+    /// Asked for by object id: git updates no remote-tracking ref for it, even when an
+    /// advertised ref (then `source`) points at it.
+    pub by_id: bool,
 }
 
 /// The request.
@@ -103,7 +109,21 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         .map(|p| p.url.clone())
         .unwrap_or_else(|| effective.clone());
     let local = is_local_url(&connect_url);
-    let fail = |e: git2::Error| map_error(&e, req, &display_url, plan.as_ref());
+    let fail = |e: git2::Error| {
+        let git_text = match s.flavour {
+            Flavour::Pipelines037 => git_wording(e.message().trim(), &connect_url),
+            Flavour::Catalog => None,
+        };
+        match git_text {
+            Some(text) => GitError {
+                args: req.args.clone(),
+                output: redact_url(&text),
+                status: 128,
+                transient: false,
+            },
+            None => map_error(&e, req, &display_url, plan.as_ref()),
+        }
+    };
 
     let mut remote = req.repo.remote_anonymous(&connect_url).map_err(fail)?;
     let mut conn = remote
@@ -169,7 +189,7 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
             // The server (protocol v0 without allowReachableSHA1InWant) refuses object ids:
             // fetch every branch and tag in full and look for the commit there.
             s.log.info(
-                caller::PROGRESS,
+                callers().progress,
                 &format!(
                     "{display_url} does not allow fetching commits by id; fetching all branches and tags instead"
                 ),
@@ -244,6 +264,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
                         destination: dst.map(|d| d.replacen('*', mid, 1)),
                         from_glob: true,
                         symref: None,
+                        by_id: false,
                     });
                 }
             }
@@ -253,6 +274,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
             .into_iter()
             .find_map(|cand| heads.iter().find(|h| h.name == cand));
         let symref = found.and_then(|h| h.symref.clone());
+        let by_id = found.is_none();
         let (source, oid) = match found {
             Some(h) => (h.name.clone(), h.oid),
             None if src.len() == 40 && src.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -275,6 +297,7 @@ fn resolve(specs: &[String], heads: &[Advertised]) -> Result<Vec<Fetched>, Strin
             destination,
             from_glob: false,
             symref,
+            by_id,
         });
     }
     Ok(out)
@@ -337,7 +360,7 @@ fn update_refs(
     }
     // Opportunistic remote-tracking updates from remote.origin.fetch, as `git fetch` does.
     if let Ok(origin) = repo.find_remote("origin") {
-        for w in wants {
+        for w in wants.iter().filter(|w| !w.by_id) {
             for i in 0..origin.refspecs().len() {
                 let Some(rs) = origin.get_refspec(i) else {
                     continue;
@@ -643,10 +666,10 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
             footprint::release_mapped_pages();
             released.set(Instant::now());
         }
-        if last.get().elapsed() >= every {
+        if every.is_some_and(|every| last.get().elapsed() >= every) {
             last.set(Instant::now());
             log.info(
-                caller::PROGRESS,
+                callers().progress,
                 &format!(
                     "Fetching {shown_url}: {}/{} objects received, {} indexed, {} bytes, {}s elapsed",
                     p.received_objects(),
@@ -722,6 +745,47 @@ fn map_error(
     }
 }
 
+/// The git CLI's own output for the failures v0.37.2's log shows verbatim (it has no hint
+/// table to feed): a `git daemon` refusal (`fatal: remote error: <its text>`), and a `git://`
+/// server that cannot be reached, where git names every address it tried (resolved here in
+/// the same `getaddrinfo` order libgit2 used; each is reported with the one error libgit2
+/// saw). `None`: keep the common mapping.
+fn git_wording(msg: &str, url: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("remote error: ") {
+        return Some(format!("fatal: remote error: {rest}\n"));
+    }
+    let u = ParsedUrl::parse(url).filter(|u| u.scheme == "git")?;
+    let host = u
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = u.port.unwrap_or(9418);
+    let lower = msg.to_lowercase();
+    if lower.starts_with("failed to resolve address") {
+        let why = msg.rsplit(": ").next().unwrap_or(msg);
+        return Some(format!(
+            "fatal: unable to look up {host} (port {port}) ({why})\n"
+        ));
+    }
+    let errno = [
+        "Connection refused",
+        "Connection timed out",
+        "No route to host",
+        "Network is unreachable",
+    ]
+    .into_iter()
+    .find(|t| lower.ends_with(&t.to_lowercase()))?;
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<std::net::SocketAddr> = (host.as_str(), port).to_socket_addrs().ok()?.collect();
+    let mut text = format!("fatal: unable to connect to {host}:\n");
+    for (i, a) in addrs.iter().enumerate() {
+        text.push_str(&format!("{host}[{i}: {}]: errno={errno}\n", a.ip()));
+    }
+    text.push('\n');
+    Some(text)
+}
+
 /// `true` when `path` is an existing directory without anything but `.git`.
 pub fn shallow_file(repo: &Repository) -> Vec<Oid> {
     crate::creds::read_config_text(&repo.path().join("shallow"))
@@ -744,6 +808,45 @@ pub fn repo_at(path: &Path) -> Result<Repository, git2::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_wording_for_v037() {
+        assert_eq!(
+            git_wording(
+                "remote error: access denied or repository not exported: /x",
+                "https://h/x"
+            )
+            .as_deref(),
+            Some("fatal: remote error: access denied or repository not exported: /x\n")
+        );
+        assert_eq!(
+            git_wording(
+                "failed to resolve address for nope.invalid: Name or service not known",
+                "git://nope.invalid/x"
+            )
+            .as_deref(),
+            Some("fatal: unable to look up nope.invalid (port 9418) (Name or service not known)\n")
+        );
+        assert_eq!(
+            git_wording(
+                "failed to connect to 127.0.0.1: Connection refused",
+                "git://127.0.0.1:1/x"
+            )
+            .as_deref(),
+            Some(
+                "fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused\n\n"
+            )
+        );
+        // Other transports keep the common mapping.
+        assert_eq!(
+            git_wording(
+                "failed to connect to 127.0.0.1: Connection refused",
+                "http://127.0.0.1:1/x"
+            ),
+            None
+        );
+        assert_eq!(git_wording("unexpected eof", "git://127.0.0.1/x"), None);
+    }
 
     #[test]
     fn fetch_head_urls_are_anonymized_like_git() {

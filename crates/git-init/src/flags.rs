@@ -19,6 +19,8 @@ pub struct Options {
     pub sparse_checkout_directories: String,
     pub retry: RetryConfig,
     pub user_friendly_errors: bool,
+    /// Whether a flag v0.37.2's git-init lacked was given (see [`crate::flavour`]).
+    pub catalog_flags_given: bool,
 }
 
 /// `-retry*` flags (catalog only).
@@ -141,6 +143,9 @@ pub fn parse(
             max_attempts: parsed.int("retryMaxAttempts"),
         },
         user_friendly_errors: parsed.bool("userFriendlyErrors"),
+        catalog_flags_given: crate::flavour::CATALOG_ONLY_FLAGS
+            .iter()
+            .any(|f| parsed.was_set(f)),
     })
 }
 
@@ -266,6 +271,7 @@ mod tests {
         assert_eq!(o.depth, 1);
         assert_eq!(o.retry, RetryConfig::default());
         assert_eq!(o.termination_message_path, "/tekton/termination");
+        assert!(!o.catalog_flags_given);
     }
 
     #[test]
@@ -286,6 +292,7 @@ mod tests {
         assert_eq!(o.depth, 16);
         assert!(!o.ssl_verify);
         assert_eq!(o.submodule_paths, vec!["c"]);
+        assert!(o.catalog_flags_given);
         let o = parse(
             "git-init",
             &args(&["-url", "https://x", "-path", "/w/src", "-depth", "0"]),
@@ -293,6 +300,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!((o.path.as_str(), o.depth), ("/w/src", 0));
+        assert!(!o.catalog_flags_given);
+        for flag in [
+            "-retryInitial=1s",
+            "-retryMax=1s",
+            "-retryFactor=2",
+            "-retryMaxAttempts=2",
+            "-userFriendlyErrors=false",
+            "-submodulePaths=",
+        ] {
+            let o = parse("git-init", &args(&[flag]), "/t").unwrap();
+            assert!(o.catalog_flags_given, "{flag}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
-use crate::zap::{Logger, caller};
+use crate::flavour::Flavour;
+use crate::zap::{Logger, callers};
 
 /// go-homedir's answer: `$HOME` if non-empty, else the passwd entry of the current uid.
 /// `None` when neither exists (uid without passwd entry and no `$HOME`).
@@ -41,12 +42,14 @@ pub fn ssh_home() -> PathBuf {
     home_dir().unwrap_or_else(|| PathBuf::from("/"))
 }
 
-/// Upstream's loose SSH-URL test: not http(s), and the (unanchored) regex
-/// `(ssh://[\w\d\.]+|.+@?.+\..+:)(:[\d]+){0,1}/*(.*)` matches.
+/// The catalog's loose SSH-URL test: not http(s), and [`matches_ssh_url_regex`].
 pub fn is_ssh_url(url: &str) -> bool {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return false;
-    }
+    !(url.starts_with("http://") || url.starts_with("https://")) && matches_ssh_url_regex(url)
+}
+
+/// Whether upstream's (unanchored) regex `(ssh://[\w\d\.]+|.+@?.+\..+:)(:[\d]+){0,1}/*(.*)`
+/// matches: v0.37.2's whole SSH-URL test, so `http://10.0.0.1:8080/r` counts as SSH there.
+pub fn matches_ssh_url_regex(url: &str) -> bool {
     for line in url.split('\n') {
         if let Some(i) = line.find("ssh://") {
             let rest = &line[i + 6..];
@@ -70,17 +73,21 @@ pub fn is_ssh_url(url: &str) -> bool {
     false
 }
 
-/// Upstream's `validateGitAuth`: warnings when SSH credentials and the URL kind disagree.
-pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
+/// Upstream's `validateGitAuth`: warnings when SSH credentials and the URL kind disagree,
+/// judged by the flavour's SSH-URL test.
+pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str, flavour: Flavour) {
     let shown = crate::error::redact_url(url);
     let ssh_cred = !matches!(
         std::fs::metadata(creds_dir.join(".ssh")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound
     );
-    let url_ssh = is_ssh_url(url);
+    let url_ssh = match flavour {
+        Flavour::Catalog => is_ssh_url(url),
+        Flavour::Pipelines037 => matches_ssh_url_regex(url),
+    };
     if ssh_cred && !url_ssh {
         log.warn(
-            caller::SSH_NOT_SSH_URL,
+            callers().ssh_not_ssh_url,
             &format!(
                 "SSH credentials have been provided but the URL({}) is not a valid SSH URL. This warning can be safely ignored if the URL is for a public repo or you are using basic auth",
                 goflag::go_quote(&shown)
@@ -88,7 +95,7 @@ pub fn validate_git_auth(log: &Logger, creds_dir: &Path, url: &str) {
         );
     } else if !ssh_cred && url_ssh {
         log.warn(
-            caller::SSH_NO_CREDS,
+            callers().ssh_no_creds,
             &format!(
                 "URL({}) appears to need SSH authentication but no SSH credentials have been provided",
                 goflag::go_quote(&shown)
@@ -142,6 +149,9 @@ mod tests {
             ("git://host.xz:9418/x", true),
         ] {
             assert_eq!(is_ssh_url(u), want, "{u}");
+            let http = u.starts_with("http://") || u.starts_with("https://");
+            let v037 = want || (http && u.contains(".xz:"));
+            assert_eq!(matches_ssh_url_regex(u), v037, "{u}");
         }
     }
 
@@ -149,18 +159,44 @@ mod tests {
     fn auth_warnings() {
         let dir = tempfile::tempdir().unwrap();
         let log = Logger::capturing(crate::zap::STACKTRACE);
-        validate_git_auth(&log, dir.path(), "http://google.com");
+        validate_git_auth(&log, dir.path(), "http://google.com", Flavour::Catalog);
         assert!(log.lines().is_empty());
-        validate_git_auth(&log, dir.path(), "ssh://git@github.com:chmouel/tekton");
+        validate_git_auth(
+            &log,
+            dir.path(),
+            "ssh://git@github.com:chmouel/tekton",
+            Flavour::Catalog,
+        );
         assert!(log.lines()[0].contains(
             r#"URL(\"ssh://git@github.com:chmouel/tekton\") appears to need SSH authentication but no SSH credentials have been provided"#
         ));
         std::fs::create_dir(dir.path().join(".ssh")).unwrap();
         let log = Logger::capturing(crate::zap::STACKTRACE);
-        validate_git_auth(&log, dir.path(), "ssh://git@github.com:chmouel/tekton");
+        validate_git_auth(
+            &log,
+            dir.path(),
+            "ssh://git@github.com:chmouel/tekton",
+            Flavour::Catalog,
+        );
         assert!(log.lines().is_empty());
-        validate_git_auth(&log, dir.path(), "http://github.com/chmouel/tekton");
+        validate_git_auth(
+            &log,
+            dir.path(),
+            "http://github.com/chmouel/tekton",
+            Flavour::Catalog,
+        );
         assert!(log.lines()[0].contains("is not a valid SSH URL. This warning can be safely ignored if the URL is for a public repo or you are using basic auth"));
+        // v0.37.2 tests http(s) URLs with the regex too.
+        let log = Logger::capturing(crate::zap::STACKTRACE);
+        validate_git_auth(&log, dir.path(), "http://10.0.0.1:8080/r", Flavour::Catalog);
+        validate_git_auth(
+            &log,
+            dir.path(),
+            "http://10.0.0.1:8080/r",
+            Flavour::Pipelines037,
+        );
+        assert_eq!(log.lines().len(), 1);
+        assert!(log.lines()[0].contains("is not a valid SSH URL"));
         assert!(user_has_known_hosts(dir.path()).is_ok_and(|b| !b));
         std::fs::write(dir.path().join(".ssh/known_hosts"), "x").unwrap();
         assert!(user_has_known_hosts(dir.path()).unwrap());

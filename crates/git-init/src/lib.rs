@@ -3,7 +3,8 @@
 //! The observable sequence is upstream's — `git init`, `origin`, sparse patterns, a fetch of the
 //! revision or refspec with depth, `checkout -f`, recursive submodule update, the result JSON and
 //! zap log lines — but no `git` or `ssh` process is started: credentials, host keys, proxies and
-//! URL rewriting are read from the user's configuration by this crate (see the modules).
+//! URL rewriting are read from the user's configuration by this crate (see the modules). Which
+//! upstream's details a run follows (the catalog's or v0.37.2's) is [`flavour`]'s decision.
 
 pub mod checkout;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod creds;
 pub mod error;
 pub mod fetch;
 pub mod flags;
+pub mod flavour;
 pub mod fresh_checkout;
 pub mod home;
 pub mod pathcheck;
@@ -31,7 +33,8 @@ use crate::config::GlobalConfig;
 use crate::error::{Failure, FriendlyContext, GitError, go_list, redact_url};
 use crate::fetch::{FetchRequest, Session};
 use crate::flags::Options;
-use crate::zap::{Level, Logger, caller};
+use crate::flavour::Flavour;
+use crate::zap::{Level, Logger, callers};
 
 /// Seconds between fetch progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -76,7 +79,7 @@ pub fn init_libgit2() {
 /// Logs a failed emulated git command like upstream's `run()`.
 fn log_git_failure(log: &Logger, e: &GitError) {
     log.error(
-        caller::RUN_GIT,
+        callers().run_git,
         &redact_url(&format!(
             "Error running git {}: {}\n{}",
             go_list(&e.args),
@@ -282,8 +285,15 @@ fn config_err(args_v: &[&str], e: git2::Error) -> GitError {
     }
 }
 
-/// Upstream's `git.Fetch`: everything up to and including the submodule update.
-pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Failure> {
+/// Upstream's `git.Fetch`: everything up to and including the submodule update, with the
+/// details of `flavour`.
+pub fn clone(
+    log: &Logger,
+    o: &Options,
+    flavour: Flavour,
+    creds_dir: &Path,
+) -> Result<Outcome, Failure> {
+    let git_failure = |e: GitError| flavour.git_failure(e);
     footprint::release_between_phases();
     tls::defer_openssl_init();
     let cfg = GlobalConfig::load();
@@ -292,11 +302,11 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     footprint::release_between_phases();
     if home::home_dir().is_none() {
         log.warn(
-            caller::HOME_DIR,
+            callers().home_dir,
             "Unexpected error getting the user home directory: $HOME is not set and the user has no passwd entry; continuing without user configuration",
         );
     }
-    home::validate_git_auth(log, creds_dir, &o.url);
+    home::validate_git_auth(log, creds_dir, &o.url, flavour);
     validate_inputs(o)?;
     let trimmed_url = o.url.trim().to_string();
     let dir = target_dir(&o.path);
@@ -305,7 +315,9 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         &dir,
         stepkit_layout::Layout::from_env().workspace(),
     )?;
-    let repo = init_repository(&dir, &o.path, &cfg).inspect_err(|e| log_git_failure(log, e))?;
+    let repo = init_repository(&dir, &o.path, &cfg)
+        .inspect_err(|e| log_git_failure(log, e))
+        .map_err(git_failure)?;
     let safe = if o.path.is_empty() {
         "/"
     } else {
@@ -313,7 +325,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     };
     if let Err(e) = cfg.add_safe_directory(safe) {
         log.warn(
-            caller::PROGRESS,
+            callers().progress,
             &format!(
                 "Could not add safe.directory {safe} to the global git config (continuing): {e}"
             ),
@@ -321,19 +333,23 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     }
     let mut repo_cfg = repo
         .config()
-        .map_err(|e| config_err(&["config", "--list"], e))?;
+        .map_err(|e| git_failure(config_err(&["config", "--list"], e)))?;
 
     if !o.sparse_checkout_directories.is_empty() {
         repo_cfg
             .set_str("core.sparsecheckout", "true")
             .map_err(|e| config_err(&["config", "core.sparsecheckout", "true"], e))
-            .inspect_err(|e| log_git_failure(log, e))?;
+            .inspect_err(|e| log_git_failure(log, e))
+            .map_err(git_failure)?;
         append_sparse_patterns(log, &repo, &o.sparse_checkout_directories)?;
     }
 
+    // `git remote add` also writes the fetch refspec `+refs/heads/*:refs/remotes/origin/*`.
+    // v0.37.2 always ran `remote add`, which fails on a reused directory; git-init replaces
+    // the URL there, as the catalog does.
     match repo.find_remote("origin") {
         Ok(_) => repo.remote_set_url("origin", &trimmed_url).map_err(|e| {
-            Failure::from(config_err(
+            git_failure(config_err(
                 &["remote", "set-url", "origin", &trimmed_url],
                 e,
             ))
@@ -341,8 +357,11 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         })?,
         Err(_) => {
             repo.remote("origin", &trimmed_url).map_err(|e| {
-                Failure::from(config_err(&["remote", "add", "origin", &trimmed_url], e))
-                    .context("failed to add origin remote")
+                let f = git_failure(config_err(&["remote", "add", "origin", &trimmed_url], e));
+                match flavour {
+                    Flavour::Catalog => f.context("failed to add origin remote"),
+                    Flavour::Pipelines037 => f,
+                }
             })?;
         }
     }
@@ -355,8 +374,8 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
             if let Err(e) = repo_cfg.set_str("core.sshCommand", cmd) {
                 let e = config_err(&["config", "core.sshCommand", cmd], e);
                 log_git_failure(log, &e);
-                let f = Failure::from(e).context("error disabling strict host key checking");
-                log.warn(caller::SSH_COMMAND, &f.message);
+                let f = git_failure(e).context("error disabling strict host key checking");
+                log.warn(callers().ssh_command, &f.message);
                 return Err(f);
             }
         }
@@ -372,13 +391,15 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     }
     let verify = if o.ssl_verify { "true" } else { "false" };
     if let Err(e) = repo_cfg.set_str("http.sslVerify", verify) {
-        let e = config_err(&["config", "http.sslVerify", verify], e);
-        log_git_failure(log, &e);
+        let f = git_failure(config_err(&["config", "http.sslVerify", verify], e));
+        if let Some(e) = &f.git {
+            log_git_failure(log, e);
+        }
         log.warn(
-            caller::SSL_VERIFY,
-            &format!("Failed to set http.sslVerify in git config: {e}"),
+            callers().ssl_verify,
+            &format!("Failed to set http.sslVerify in git config: {}", f.message),
         );
-        return Err(e.into());
+        return Err(f);
     }
 
     let mut fetch_args = args(&["fetch"]);
@@ -387,8 +408,11 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     }
     if o.depth > 0 {
         fetch_args.push(format!("--depth={}", o.depth));
-        // No remote-tracking refs for shallow clones (catalog behaviour); absent is fine.
-        let _ = repo_cfg.remove_multivar("remote.origin.fetch", ".*");
+        // No remote-tracking refs for the catalog's shallow clones (absent is fine); v0.37.2
+        // keeps the refspec, so the fetched branch lands in refs/remotes/origin/ too.
+        if flavour == Flavour::Catalog {
+            let _ = repo_cfg.remove_multivar("remote.origin.fetch", ".*");
+        }
     }
     let (fetch_param, checkout_param): (Vec<String>, String) = if o.refspec.is_empty() {
         (vec![o.revision.clone()], "FETCH_HEAD".to_string())
@@ -406,7 +430,9 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         cfg,
         ssl_verify: o.ssl_verify,
         ssh_home,
-        progress_every: PROGRESS_EVERY,
+        // v0.37.2 logged nothing while git ran.
+        progress_every: (flavour == Flavour::Catalog).then_some(PROGRESS_EVERY),
+        flavour,
     };
     let req = FetchRequest {
         repo: &repo,
@@ -417,15 +443,10 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     };
     // Each phase (set-up, fetch, checkout, submodules) runs different code; see `footprint`.
     footprint::release_between_phases();
-    let (res, _) = retry::retry_with_backoff(
-        log,
-        &o.retry,
-        || fetch::fetch(&session, &req).inspect_err(|e| log_git_failure(log, e)),
-        std::thread::sleep,
-    );
-    res.map_err(|e| {
-        Failure::from(e).context(&format!("failed to fetch {}", go_list(&fetch_param)))
-    })?;
+    let res = attempts(log, o, flavour, || {
+        fetch::fetch(&session, &req).inspect_err(|e| log_git_failure(log, e))
+    });
+    res.map_err(|e| git_failure(e).context(&format!("failed to fetch {}", go_list(&fetch_param))))?;
 
     footprint::release_between_phases();
     let target = checkout::resolve_checkout(&repo, &checkout_param).map_err(|msg| {
@@ -434,10 +455,18 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
             &msg,
         );
         log_git_failure(log, &e);
-        Failure::from(e).context(&format!(
+        let what = format!(
             "error parsing {checkout_param} after fetching refspec {}",
             o.refspec
-        ))
+        );
+        match flavour {
+            Flavour::Catalog => Failure::from(e).context(&what),
+            // v0.37.2 dropped the cause here.
+            Flavour::Pipelines037 => Failure {
+                message: what,
+                git: Some(e),
+            },
+        }
     })?;
     checkout::checkout(&repo, &target).map_err(|e| {
         let e = GitError {
@@ -447,10 +476,10 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
             transient: false,
         };
         log_git_failure(log, &e);
-        Failure::from(e)
+        git_failure(e)
     })?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
-        Failure::from(GitError::fatal(
+        git_failure(GitError::fatal(
             args(&["show", "-q", "--pretty=format:%H", "HEAD"]),
             e.message(),
         ))
@@ -459,7 +488,7 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
     let committer_date = head.committer().when().seconds();
     let refs = checkout::decorations(&repo);
     log.info(
-        caller::CLONED,
+        callers().cloned,
         &redact_url(&format!(
             "Successfully cloned {trimmed_url} @ {commit} ({refs}) in path {}",
             o.path
@@ -468,7 +497,12 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
 
     if o.submodules {
         footprint::release_between_phases();
-        let mut update_args = args(&["submodule", "update", "--recursive", "--init", "--force"]);
+        // v0.37.2's argv had no --force (and no paths: it had no -submodulePaths). The update
+        // is the catalog's in both flavours, forced; in a fresh clone that changes nothing.
+        let mut update_args = args(&["submodule", "update", "--recursive", "--init"]);
+        if flavour == Flavour::Catalog {
+            update_args.push("--force".to_string());
+        }
         if o.depth > 0 {
             update_args.push(format!("--depth={}", o.depth));
         }
@@ -478,18 +512,13 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
             paths: &o.submodule_paths,
             args: update_args,
         };
-        let (res, _) = retry::retry_with_backoff(
-            log,
-            &o.retry,
-            || {
-                submodules::update(&session, &repo, &trimmed_url, &update)
-                    .inspect_err(|e| log_git_failure(log, e))
-            },
-            std::thread::sleep,
-        );
-        res?;
+        attempts(log, o, flavour, || {
+            submodules::update(&session, &repo, &trimmed_url, &update)
+                .inspect_err(|e| log_git_failure(log, e))
+        })
+        .map_err(git_failure)?;
         log.info(
-            caller::SUBMODULES,
+            callers().submodules,
             &format!(
                 "Successfully initialized and updated submodules in path {}",
                 o.path
@@ -500,6 +529,20 @@ pub fn clone(log: &Logger, o: &Options, creds_dir: &Path) -> Result<Outcome, Fai
         commit,
         committer_date,
     })
+}
+
+/// Runs `op` with the catalog's retries, or once (v0.37.2 had no retry loop, so no
+/// `Retrying operation` lines either).
+fn attempts<T>(
+    log: &Logger,
+    o: &Options,
+    flavour: Flavour,
+    mut op: impl FnMut() -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    match flavour {
+        Flavour::Catalog => retry::retry_with_backoff(log, &o.retry, op, std::thread::sleep).0,
+        Flavour::Pipelines037 => op(),
+    }
 }
 
 /// Appends the comma-separated patterns to `.git/info/sparse-checkout` (upstream appends too).
@@ -514,7 +557,7 @@ fn append_sparse_patterns(log: &Logger, repo: &Repository, dirs: &str) -> Result
         .map_err(|e| {
             let m = results::go_io_error("open", &file, &e);
             log.error(
-                caller::SPARSE_OPEN,
+                callers().sparse_open,
                 &format!("failed to open sparse-checkout file: {m}"),
             );
             Failure::msg(m)
@@ -527,7 +570,7 @@ fn append_sparse_patterns(log: &Logger, repo: &Repository, dirs: &str) -> Result
     f.write_all(text.as_bytes()).map_err(|e| {
         let m = results::go_io_error("write", &file, &e);
         log.error(
-            caller::SPARSE_WRITE,
+            callers().sparse_write,
             &format!("failed to write to sparse-checkout file: {m}"),
         );
         Failure::msg(m)
@@ -550,8 +593,11 @@ pub fn run(argv: &[String]) -> i32 {
             return 2;
         }
     };
+    let resource = std::env::var("TEKTON_RESOURCE_NAME").unwrap_or_default();
+    let flavour = Flavour::detect(&resource, opts.catalog_flags_given);
+    zap::use_callers(flavour.callers());
     let log = Logger::stderr(zap::STACKTRACE);
-    let outcome = match clone(&log, &opts, &layout.creds_dir()) {
+    let outcome = match clone(&log, &opts, flavour, &layout.creds_dir()) {
         Ok(o) => {
             footprint::release_between_phases();
             o
@@ -561,8 +607,9 @@ pub fn run(argv: &[String]) -> i32 {
                 "Error fetching git repository: {}",
                 redact_url(&err.message)
             );
-            if opts.user_friendly_errors {
-                log.log(Level::Error, caller::MAIN_FRIENDLY, &msg);
+            // v0.37.2 had no user-friendly block (nor the flag).
+            if opts.user_friendly_errors && flavour == Flavour::Catalog {
+                log.log(Level::Error, callers().main_friendly, &msg);
                 let ctx = FriendlyContext {
                     url: &opts.url,
                     revision: &opts.revision,
@@ -571,15 +618,17 @@ pub fn run(argv: &[String]) -> i32 {
                 };
                 goflag::print_failure(None, &error::format_user_friendly_error(&ctx, &err));
             } else {
-                log.log(Level::Fatal, caller::MAIN_FETCH, &msg);
+                log.log(Level::Fatal, callers().main_fetch, &msg);
             }
             return 1;
         }
     };
-    let resource = std::env::var("TEKTON_RESOURCE_NAME").unwrap_or_default();
-    let date = outcome.committer_date.to_string();
     // The URL without its userinfo: results are readable by anyone who can read the TaskRun.
     let url = redact_url(&opts.url);
+    if flavour == Flavour::Pipelines037 {
+        return write_resource_results(&log, &opts, &resource, &outcome.commit, &url);
+    }
+    let date = outcome.committer_date.to_string();
     let entries = [
         results::Entry::new("commit", &outcome.commit, &resource),
         results::Entry::new("url", &url, &resource),
@@ -589,7 +638,7 @@ pub fn run(argv: &[String]) -> i32 {
     if let Err(e) = results::write_termination_message(term, &entries) {
         log.log(
             Level::Fatal,
-            caller::MAIN_WRITE,
+            callers().main_write,
             &format!(
                 "Error writing message to {} : {e}",
                 opts.termination_message_path
@@ -607,7 +656,7 @@ pub fn run(argv: &[String]) -> i32 {
             if let Err(e) = results::write_result_file(&results_dir, name, value) {
                 log.log(
                     Level::Fatal,
-                    caller::MAIN_WRITE,
+                    callers().main_write,
                     &format!(
                         "Error writing result {name} to {} : {e}",
                         results_dir.display()
@@ -618,4 +667,36 @@ pub fn run(argv: &[String]) -> i32 {
         }
     }
     0
+}
+
+/// v0.37.2's results: `commit` and `url` of the PipelineResource `resource`, appended to the
+/// termination message (the controller copies them to `status.resourcesResult`); nothing
+/// else, no result files. Returns the exit code.
+fn write_resource_results(
+    log: &Logger,
+    opts: &Options,
+    resource: &str,
+    commit: &str,
+    url: &str,
+) -> i32 {
+    let entry = |key: &str, value: &str| termination::RunResult {
+        resource_name: resource.to_string(),
+        ..termination::RunResult::new(key, value, 0)
+    };
+    let entries = [entry("commit", commit), entry("url", url)];
+    let path = Path::new(&opts.termination_message_path);
+    match termination::write_message(path, &entries, false) {
+        Ok(()) => 0,
+        Err(e) => {
+            log.log(
+                Level::Fatal,
+                callers().main_write,
+                &format!(
+                    "Error writing message to {} : {e}",
+                    opts.termination_message_path
+                ),
+            );
+            1
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! git-init's outputs: the termination message (`commit`, `url`, and stepkit's
-//! `committer-date`) and, when the pod has a results directory, the Task result files the
-//! catalog Task's shell script would otherwise write with `printf`.
+//! git-init's outputs in the catalog flavour: the termination message (`commit`, `url`, and
+//! stepkit's `committer-date`) and, when the pod has a results directory, the Task result files
+//! the catalog Task's shell script would otherwise write with `printf`. (The v0.37.2 flavour
+//! writes its two resource results through the `termination` crate instead, as v0.37.2's
+//! other binaries did; see [`crate::flavour`].)
 
 use std::io::Write;
 use std::path::Path;

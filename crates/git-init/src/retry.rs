@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::GitError;
 use crate::flags::RetryConfig;
-use crate::zap::{Logger, caller};
+use crate::zap::{Logger, callers};
 
 /// Runs `op` until it succeeds, fails permanently or the attempts are used up. Logs
 /// `Retrying operation (attempt N)` before every attempt, as upstream does. Returns the
@@ -22,7 +22,7 @@ pub fn retry_with_backoff<T>(
     let mut attempt: i64 = 0;
     loop {
         log.info(
-            caller::RETRY,
+            callers().retry,
             &format!("Retrying operation (attempt {})", attempt + 1),
         );
         let err = match op() {

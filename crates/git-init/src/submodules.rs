@@ -20,7 +20,7 @@ use crate::error::GitError;
 use crate::fetch::{FetchRequest, Session, fetch, has_object, is_local_url};
 use crate::fresh_checkout::{MODE_GITLINK, MODE_TREE};
 use crate::pathcheck;
-use crate::zap::caller;
+use crate::zap::callers;
 
 /// Options of one `submodule update` run.
 pub struct Update<'a> {
@@ -56,7 +56,7 @@ fn update_level(
     // git prints these on stderr and carries on; upstream shows them only in a failure's
     // output, git-init also logs them.
     for w in &found.warnings {
-        s.log.warn(caller::PROGRESS, w);
+        s.log.warn(callers().progress, w);
     }
     let warned: String = found
         .warnings

@@ -11,6 +11,8 @@ struct Fixture {
     home: PathBuf,
     c1: String,
     c2: String,
+    /// `feature`'s (and `dup`'s) tip.
+    c3: String,
     pull: String,
 }
 
@@ -63,7 +65,7 @@ fn build(root: &Path) -> Fixture {
     );
     git(&home, &r, &["tag", "lt"]);
     git(&home, &r, &["checkout", "-q", "-b", "feature"]);
-    commit_files(&home, &r, &[("feature.txt", "f\n")], "c3");
+    let c3 = commit_files(&home, &r, &[("feature.txt", "f\n")], "c3");
     git(&home, &r, &["branch", "dup"]);
     git(&home, &r, &["checkout", "-q", "main"]);
     commit_files(
@@ -170,6 +172,7 @@ fn build(root: &Path) -> Fixture {
         home,
         c1,
         c2,
+        c3,
         pull,
     }
 }
@@ -283,6 +286,7 @@ fn run_case(f: &Fixture, d: &Daemon, root: &Path, c: &Case) -> Result<(), String
     };
     check("HEAD", &["rev-parse", "HEAD"])?;
     check("branch", &["rev-parse", "--abbrev-ref", "HEAD"])?;
+    check("refs", &["for-each-ref"])?;
     check("submodules", &["submodule", "status", "--recursive"])?;
     check("index flags", &["ls-files", "-v", "--recurse-submodules"]).or_else(|e| {
         // --recurse-submodules is refused with sparse checkouts on some git versions.
@@ -340,6 +344,8 @@ fn clones_match_the_git_cli() {
         case("lightweight-tag-full", "repo", "lt", 0),
         case("tag-wins-over-branch", "repo", "dup", 1),
         case("full-sha", "repo", &f.c2, 1),
+        // Fetched by id: no remote-tracking ref, though branches point at it.
+        case("branch-tip-sha-full", "repo", &f.c3, 0),
         case("sha-no-server-support", "plain", &f.c1, 1),
         case("pull-ref", "repo", "refs/pull/1/head", 1),
         case("depth-2", "repo", "main", 2),

@@ -68,6 +68,19 @@ impl Sandbox {
         self.clone_into(url, &self.out, &[])
     }
 
+    /// The same clone in the v0.37.2 flavour: `TEKTON_RESOURCE_NAME` set and none of the
+    /// catalog's own flags (so no `-userFriendlyErrors=false`).
+    fn clone_v037(&self, url: &Path, path: &Path) -> Run {
+        let args = [
+            format!("-url={}", url.display()),
+            format!("-path={}", path.display()),
+            format!("-terminationMessagePath={}", self.term.display()),
+            "-depth=0".to_string(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        git_init_env(&self.root, &args, &[("TEKTON_RESOURCE_NAME", "src")])
+    }
+
     /// Everything under the root but `-path`, git-init's home and the termination file:
     /// relative path → kind and content.
     fn snapshot(&self, path: &Path) -> BTreeMap<String, String> {
@@ -1065,4 +1078,112 @@ fn fifos_or_huge_git_files_left_in_a_reused_work_tree_are_refused() {
         );
         assert!(!sb.out.join("README").exists(), "{name} {kind}");
     }
+}
+
+#[test]
+fn hostile_input_is_refused_in_the_v037_flavour_too() {
+    if no_git() {
+        return;
+    }
+    // The checks live in the clone both flavours share; one input of each kind again, with
+    // v0.37.2's argv and environment. Its failures read `Error fetching git repository: exit
+    // status N`, after the `Error running git` line that carries git's output.
+    let error_line = |r: &Run, needle: &str| {
+        r.json_lines().iter().any(|l| {
+            l["level"] == "error"
+                && l["caller"] == "git/git.go:55"
+                && l["msg"].as_str().is_some_and(|m| m.contains(needle))
+        })
+    };
+    let assert_failed = |r: &Run, needle: &str| {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(error_line(r, needle), "{needle}: {}", r.stderr);
+        let last = r.json_lines().last().cloned().unwrap_or_default();
+        assert_eq!(last["level"], "fatal", "{}", r.stderr);
+        assert_eq!(last["caller"], "git-init/main.go:54", "{}", r.stderr);
+        assert!(
+            last["msg"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Error fetching git repository: ")),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("Retrying operation"));
+    };
+
+    // A `.git` spelling in the tree: nothing checked out.
+    let sb = Sandbox::new();
+    let src = tree_with_entry(&sb, "r", b".GIT", "40000");
+    let r = outside_untouched(&sb, &sb.out, || sb.clone_v037(&src, &sb.out));
+    assert_failed(&r, "error: invalid path '.GIT/config'");
+    assert_eq!(
+        r.messages().last().unwrap(),
+        "Error fetching git repository: exit status 128"
+    );
+    assert!(!sb.out.join("README").exists());
+    let config = std::fs::read_to_string(sb.out.join(".git/config")).unwrap();
+    assert!(!config.contains("fsmonitor"));
+
+    // A traversal submodule name and an option-like submodule URL: ignored with git's
+    // warnings, the update fails, nothing escapes.
+    for (i, (name, url)) in [
+        ("../../../escaped", "SUB"),
+        ("x", "--upload-pack=touch /tmp/pwned"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let sb = Sandbox::new();
+        let (sub, commit) = submodule_repo(&sb);
+        let url = url.replace("SUB", &sub.display().to_string());
+        let modules = format!("[submodule \"{name}\"]\n\tpath = sm\n\turl = {url}\n");
+        let sup = superproject(&sb, &format!("super{i}"), &modules, &["sm"], &commit);
+        let r = outside_untouched(&sb, &sb.out, || sb.clone_v037(&sup, &sb.out));
+        assert_failed(
+            &r,
+            "fatal: No url found for submodule path 'sm' in .gitmodules",
+        );
+        assert!(
+            r.json_lines().iter().any(|l| l["level"] == "warn"
+                && l["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("ignoring "))),
+            "{}",
+            r.stderr
+        );
+        assert!(!sb.out.join(".git/modules").exists());
+        assert_no_escaped(&sb);
+        assert!(!Path::new("/tmp/pwned").exists());
+    }
+
+    // A symlink on the way to -path, and one in a reused .git: refused before writing.
+    let sb = Sandbox::new();
+    let src = sb.root.join("src");
+    one_commit_repo(&sb.home, &src, "f", "x\n");
+    let outside = sb.root.join("outside");
+    std::os::unix::fs::symlink(&outside, sb.workspace.join("link")).unwrap();
+    let path = sb.workspace.join("link/sub");
+    let r = outside_untouched(&sb, &sb.root.join("none"), || sb.clone_v037(&src, &path));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.messages().last().unwrap().starts_with(&format!(
+            "Error fetching git repository: invalid path \"{}\": {} is a symbolic link",
+            path.display(),
+            sb.workspace.join("link").display()
+        )),
+        "{}",
+        r.stderr
+    );
+    std::fs::create_dir_all(&sb.out).unwrap();
+    git(&sb.home, &sb.out, &["init", "-q"]);
+    move_out_and_link_back(&sb.out.join(".git"), "objects", &outside.join("objects"));
+    let r = outside_untouched(&sb, &sb.out, || sb.clone_v037(&src, &sb.out));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.messages().last().unwrap().ends_with(SYMLINK_REFUSED),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.out.join("f").exists());
+    assert!(!sb.term.exists());
 }
