@@ -73,7 +73,7 @@ $down_only && exit 0
 
 stepkit_images() {
   local name stale=0
-  for name in entrypoint workingdirinit nop git-init $([ -x "$RELEASE/imagedigestexporter" ] && echo imagedigestexporter); do
+  for name in entrypoint workingdirinit nop git-init imagedigestexporter; do
     local bin=$RELEASE/$name
     [ $name = workingdirinit ] && bin=$RELEASE/workingdir-init
     [ -x "$bin" ] || { echo "cluster-e2e: no $bin (run 'make build')" >&2; return 1; }
@@ -135,13 +135,9 @@ phase up-v037 cluster_up "$TEKTON037_VERSION" "${COMMON_IMAGES[@]}" golang-1.14-
 cp -r "$saved"/* "$STATE/" 2> /dev/null || true
 rm -rf "$saved"
 V037=localhost/tekton-v037
-# stepkit's imagedigestexporter once it is built; upstream's until then
-STEPKIT_IMAGEDIGESTEXPORTER=$V037/imagedigestexporter:$TEKTON037_VERSION
-[ -s "$REPO/target/images/imagedigestexporter.oci.tar" ] &&
-  STEPKIT_IMAGEDIGESTEXPORTER=localhost/stepkit/imagedigestexporter:$STEPKIT_VERSION
 phase seed037-stepkit seed037 stepkit "localhost/stepkit/entrypoint:$STEPKIT_VERSION" \
   "localhost/stepkit/workingdirinit:$STEPKIT_VERSION" "localhost/stepkit/nop:$STEPKIT_VERSION" \
-  "localhost/stepkit/git-init:$STEPKIT_VERSION" "$STEPKIT_IMAGEDIGESTEXPORTER"
+  "localhost/stepkit/git-init:$STEPKIT_VERSION" "localhost/stepkit/imagedigestexporter:$STEPKIT_VERSION"
 phase seed037-upstream seed037 upstream "$V037/entrypoint:$TEKTON037_VERSION" "$V037/workingdirinit:$TEKTON037_VERSION" \
   "$V037/nop:$TEKTON037_VERSION" "$V037/git-init:$TEKTON037_VERSION" "$V037/imagedigestexporter:$TEKTON037_VERSION"
 if $keep; then
