@@ -137,12 +137,16 @@ class RenderTest(unittest.TestCase):
 
     def test_git_rows(self):
         data = {"results": [
-            {"repo": "1k files", "depth": 1, "tool": "git-init", "wall_s": 0.5, "max_rss_kib": 1000},
-            {"repo": "1k files", "depth": 1, "tool": "git-sequence", "wall_s": 1.0, "max_rss_kib": 5000},
+            {"repo": "1k files", "depth": 1, "tool": "git-init", "wall_s": 0.5, "max_rss_kib": 1000,
+             "cgroup_peak_kib": 4000},
+            {"repo": "1k files", "depth": 1, "tool": "git-sequence", "wall_s": 1.0, "max_rss_kib": 5000,
+             "cgroup_peak_kib": 8000},
         ]}
         rows = harness.git_rows(data, ["stepkit", "v1.15.0", "v0.37.2"])
         self.assertEqual(len(rows), 2)
         self.assertEqual(rows[0][-1], "0.50")
+        self.assertIn("cgroup peak", rows[1][0])
+        self.assertEqual(rows[1][-1], "0.50")
         self.assertTrue(all(len(r) == 5 for r in rows))
 
 

@@ -11,9 +11,10 @@ wall time and peak RSS of
                   submodule update --recursive --init --force --depth)
   * git-clone     `git clone [--depth=N] --recurse-submodules` for reference
 
-for depth 1 and a full clone. Peak RSS is the largest process of the run (GNU time's %M, or
-getrusage(RUSAGE_CHILDREN) when /usr/bin/time is missing), so for the git CLI it is its
-biggest child (usually index-pack or checkout).
+for depth 1 and a full clone. Memory is what the run's memory cgroup peaks at (bench/cgroup.py:
+the whole process tree, and the page cache of the files it writes, the same for every tool),
+as a pod's limit counts it. GNU time's %M (the largest process's RSS, counting its binary's
+file pages) is kept in the JSON as max_rss_kib.
 
 Usage: bench.py GIT_INIT_BINARY OUT.json [--quick] [--trials N] [--keep]
 Prints a Markdown table on stdout and writes the raw numbers as JSON.
@@ -32,6 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from cgroup import MemoryCgroup  # noqa: E402
 
 GIT_ENV_KEYS_TO_DROP = (
     "GIT_DIR", "GIT_WORK_TREE", "XDG_CONFIG_HOME", "http_proxy", "https_proxy",
@@ -135,12 +139,23 @@ GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 def measure(argv, env, cwd):
+    """Runs argv in a memory cgroup of its own; returns (wall seconds, peak RSS KiB, CPU seconds
+    user+sys, the cgroup's peak KiB or None without a memory cgroup)."""
+    cg = MemoryCgroup("stepkit-git-bench")
+    try:
+        wall, rss, cpu = measure_process(argv, env, cwd, cg.join if cg.path else None)
+        return wall, rss, cpu, (cg.peak() // 1024 if cg.path else None)
+    finally:
+        cg.remove()
+
+
+def measure_process(argv, env, cwd, preexec_fn):
     """Runs argv; returns (wall seconds, peak RSS KiB, CPU seconds user+sys)."""
     if GNU_TIME:
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
             start = time.monotonic()
             r = subprocess.run([GNU_TIME, "-o", tf.name, "-f", "%e %M %U %S", *argv], env=env, cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
             wall = time.monotonic() - start
             if r.returncode != 0:
                 raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
@@ -149,7 +164,8 @@ def measure(argv, env, cwd):
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     before = ru0.ru_maxrss
     start = time.monotonic()
-    r = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       preexec_fn=preexec_fn)
     wall = time.monotonic() - start
     if r.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
@@ -209,7 +225,7 @@ def main():
                 url = daemon.url(name)
                 for depth in (1, 0):
                     for tool in ("git-init", "git-sequence", "git-clone"):
-                        walls, rsss, cpus = [], [], []
+                        walls, rsss, cpus, peaks = [], [], [], []
                         for t in range(trials):
                             out = os.path.join(work, "out", f"{name}-{depth}-{tool}-{t}")
                             os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -223,7 +239,8 @@ def main():
                                 if depth > 0:
                                     argv += [f"--depth={depth}", "--shallow-submodules"]
                                 argv += [url, out]
-                            wall, rss, cpu = measure(argv, env, work)
+                            wall, rss, cpu, peak = measure(argv, env, work)
+                            peaks.append(peak)
                             cpus.append(cpu)
                             walls.append(wall)
                             rsss.append(rss)
@@ -234,10 +251,11 @@ def main():
                             "wall_s": round(statistics.median(walls), 3),
                             "wall_s_all": [round(w, 3) for w in walls],
                             "max_rss_kib": max(rsss),
+                            "cgroup_peak_kib": None if None in peaks else max(peaks),
                             "cpu_s": round(statistics.median(cpus), 3),
                         })
-                        print(f"  {title} depth={depth} {tool}: {statistics.median(walls):.3f}s {max(rsss)} KiB",
-                              file=sys.stderr)
+                        print(f"  {title} depth={depth} {tool}: {statistics.median(walls):.3f}s, cgroup peak "
+                              f"{results[-1]['cgroup_peak_kib']} KiB", file=sys.stderr)
         finally:
             daemon.stop()
     finally:
@@ -260,21 +278,22 @@ def main():
 
     print("| repository | depth | git-init wall (s) | git sequence wall (s) | git clone wall (s) "
           "| git-init CPU (s) | git sequence CPU (s) "
-          "| git-init peak RSS (MiB) | git sequence peak RSS (MiB) | RSS ratio |")
+          "| git-init cgroup peak (MiB) | git sequence cgroup peak (MiB) | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for title, _, _, _ in repos:
         for depth in (1, 0):
             gi_w = get(title, depth, "git-init", "wall_s")
             gs_w = get(title, depth, "git-sequence", "wall_s")
             gc_w = get(title, depth, "git-clone", "wall_s")
-            gi_m = get(title, depth, "git-init", "max_rss_kib")
-            gs_m = get(title, depth, "git-sequence", "max_rss_kib")
+            gi_m = get(title, depth, "git-init", "cgroup_peak_kib")
+            gs_m = get(title, depth, "git-sequence", "cgroup_peak_kib")
             gi_c = get(title, depth, "git-init", "cpu_s")
             gs_c = get(title, depth, "git-sequence", "cpu_s")
-            ratio = f"{gi_m / gs_m:.2f}" if gs_m else "-"
+            ratio = f"{gi_m / gs_m:.2f}" if gi_m and gs_m else "-"
+            mib = lambda kib: f"{kib / 1024:.1f}" if kib is not None else "-"
             print(f"| {title} | {depth if depth else 'full'} | {gi_w:.3f} | {gs_w:.3f} | {gc_w:.3f} "
                   f"| {gi_c:.2f} | {gs_c:.2f} "
-                  f"| {gi_m / 1024:.1f} | {gs_m / 1024:.1f} | {ratio} |")
+                  f"| {mib(gi_m)} | {mib(gs_m)} | {ratio} |")
 
 
 if __name__ == "__main__":
