@@ -16,25 +16,11 @@ struct Fixture {
     pull: String,
 }
 
-fn commit_files(home: &Path, repo: &Path, files: &[(&str, &str)], msg: &str) -> String {
-    for (p, c) in files {
-        write(&repo.join(p), c);
-    }
-    git(home, repo, &["add", "-A"]);
-    git(home, repo, &["commit", "-q", "-m", msg]);
-    git(home, repo, &["rev-parse", "HEAD"])
-}
-
-fn new_repo(home: &Path, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    git(home, dir, &["init", "-q", "-b", "main"]);
-}
-
 fn build(root: &Path) -> Fixture {
     let home = make_home(root);
     let srv = root.join("srv");
     let r = srv.join("repo");
-    new_repo(&home, &r);
+    new_repo(&home, &r, "main");
     git(
         &home,
         &r,
@@ -95,10 +81,10 @@ fn build(root: &Path) -> Fixture {
 
     // leaf <- nested <- super, plus sub.
     let leaf = srv.join("leaf");
-    new_repo(&home, &leaf);
+    new_repo(&home, &leaf, "main");
     commit_files(&home, &leaf, &[("leaf.txt", "leaf\n")], "leaf");
     let nested = srv.join("nested");
-    new_repo(&home, &nested);
+    new_repo(&home, &nested, "main");
     commit_files(&home, &nested, &[("nested.txt", "nested\n")], "nested");
     git(
         &home,
@@ -115,11 +101,11 @@ fn build(root: &Path) -> Fixture {
     );
     git(&home, &nested, &["commit", "-q", "-m", "add leaf"]);
     let sub = srv.join("sub");
-    new_repo(&home, &sub);
+    new_repo(&home, &sub, "main");
     let sub_old = commit_files(&home, &sub, &[("s.txt", "s1\n")], "s1");
     commit_files(&home, &sub, &[("s.txt", "s2\n")], "s2");
     let sup = srv.join("super");
-    new_repo(&home, &sup);
+    new_repo(&home, &sup, "main");
     commit_files(&home, &sup, &[("top.txt", "top\n")], "top");
     git(
         &home,
@@ -150,7 +136,7 @@ fn build(root: &Path) -> Fixture {
     git(&home, &sup, &["commit", "-q", "-m", "subs"]);
     // A superproject whose submodule commit is not the tip of the submodule's branch.
     let old = srv.join("oldsub");
-    new_repo(&home, &old);
+    new_repo(&home, &old, "main");
     git(
         &home,
         &old,

@@ -62,20 +62,6 @@ struct Fixture {
     feature: String,
 }
 
-fn commit(home: &Path, repo: &Path, files: &[(&str, &str)], msg: &str) -> String {
-    for (p, c) in files {
-        write(&repo.join(p), c);
-    }
-    git(home, repo, &["add", "-A"]);
-    git(home, repo, &["commit", "-q", "-m", msg]);
-    git(home, repo, &["rev-parse", "HEAD"])
-}
-
-fn new_repo(home: &Path, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    git(home, dir, &["init", "-q", "-b", "master"]);
-}
-
 fn submodule_add(home: &Path, repo: &Path, url: &str, path: &str) {
     git(
         home,
@@ -98,19 +84,19 @@ fn build(root: &Path) -> Fixture {
     let home = make_home(root);
     let srv = root.join("srv");
     let r = srv.join("repo");
-    new_repo(&home, &r);
+    new_repo(&home, &r, "master");
     git(
         &home,
         &r,
         &["config", "uploadpack.allowReachableSHA1InWant", "true"],
     );
-    commit(&home, &r, &[("main.go", "package main\n")], "one");
+    commit_files(&home, &r, &[("main.go", "package main\n")], "one");
     git(&home, &r, &["tag", "-a", "v1", "-m", "v1"]);
-    let parent = commit(&home, &r, &[("README.md", "two\n")], "two");
+    let parent = commit_files(&home, &r, &[("README.md", "two\n")], "two");
     git(&home, &r, &["checkout", "-q", "-b", "feature"]);
-    let feature = commit(&home, &r, &[("feature.txt", "f\n")], "feature");
+    let feature = commit_files(&home, &r, &[("feature.txt", "f\n")], "feature");
     git(&home, &r, &["checkout", "-q", "master"]);
-    commit(
+    commit_files(
         &home,
         &r,
         &[("README.md", "three\n"), ("a/b.txt", "b\n")],
@@ -119,19 +105,19 @@ fn build(root: &Path) -> Fixture {
     git(&home, &r, &["tag", "lt"]);
 
     let leaf = srv.join("leaf");
-    new_repo(&home, &leaf);
-    commit(&home, &leaf, &[("leaf.txt", "leaf\n")], "leaf");
+    new_repo(&home, &leaf, "master");
+    commit_files(&home, &leaf, &[("leaf.txt", "leaf\n")], "leaf");
     let nested = srv.join("nested");
-    new_repo(&home, &nested);
-    commit(&home, &nested, &[("nested.txt", "nested\n")], "nested");
+    new_repo(&home, &nested, "master");
+    commit_files(&home, &nested, &[("nested.txt", "nested\n")], "nested");
     submodule_add(&home, &nested, "../leaf", "deps/leaf");
     git(&home, &nested, &["commit", "-q", "-m", "add leaf"]);
     let sub = srv.join("sub");
-    new_repo(&home, &sub);
-    commit(&home, &sub, &[("s.txt", "s1\n")], "s1");
+    new_repo(&home, &sub, "master");
+    commit_files(&home, &sub, &[("s.txt", "s1\n")], "s1");
     let sup = srv.join("super");
-    new_repo(&home, &sup);
-    commit(&home, &sup, &[("top.txt", "top\n")], "top");
+    new_repo(&home, &sup, "master");
+    commit_files(&home, &sup, &[("top.txt", "top\n")], "top");
     submodule_add(&home, &sup, "../sub", "sub");
     submodule_add(&home, &sup, "../nested", "libs/nested");
     git(&home, &sup, &["commit", "-q", "-m", "subs"]);

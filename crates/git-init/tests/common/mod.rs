@@ -209,6 +209,22 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// A new, empty repository at `dir` on `branch`.
+pub fn new_repo(home: &Path, dir: &Path, branch: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(home, dir, &["init", "-q", "-b", branch]);
+}
+
+/// Writes `files` into `repo` and commits all of it; returns the new commit's SHA.
+pub fn commit_files(home: &Path, repo: &Path, files: &[(&str, &str)], msg: &str) -> String {
+    for (p, c) in files {
+        write(&repo.join(p), c);
+    }
+    git(home, repo, &["add", "-A"]);
+    git(home, repo, &["commit", "-q", "-m", msg]);
+    git(home, repo, &["rev-parse", "HEAD"])
+}
+
 /// A repository at `repo` on branch `main` with one commit adding `file`; returns its SHA.
 pub fn one_commit_repo(home: &Path, repo: &Path, file: &str, content: &str) -> String {
     std::fs::create_dir_all(repo).unwrap();
