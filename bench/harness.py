@@ -57,7 +57,7 @@ class Impl:
         self.path = path
         self.ours = ours
         self.info = info or {}
-        # features that v0.37.2 lacks (spec §6.1)
+        # features that v0.37.2 lacks (docs/contract.md §3.2)
         self.old = key == OLD
 
     def env(self, tdir, extra=None):

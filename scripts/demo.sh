@@ -8,13 +8,13 @@
 #   push-creds   a non-root build step (uid 65532 when run as root) whose HOME is not writable,
 #                with a basic-auth docker Secret: it still finds the credentials via DOCKER_CONFIG.
 #
-# The `prepare` and `place-scripts` init containers run first, then the three step entrypoints
-# start at the same moment with the argv the Tekton controller generates (spec §4.4) and hand
+# The `prepare` and `place-scripts` init containers run first, then the three step entrypoints start
+# at the same moment with the argv the Tekton controller generates (docs/contract.md §3.1) and hand
 # off through post files; step 0 waits for the Downward-API `ready` file, which this script then
 # "annotates". /tekton and /workspace live in one temporary directory (STEPKIT_TEKTON_DIR,
-# STEPKIT_WORKSPACE_DIR). Prints what the controller would read (exit codes, post files,
-# termination messages), then checks the story: exit 1 if any check fails. On exit every process
-# the script started is stopped and the temporary directory removed.
+# STEPKIT_WORKSPACE_DIR). Prints what the controller would read (exit codes, post files, termination
+# messages), then checks the story: exit 1 if any check fails. On exit every process the script
+# started is stopped and the temporary directory removed.
 #
 # Usage: scripts/demo.sh <release-dir>   (needs bash, coreutils, git; setpriv when run as root)
 set -euo pipefail

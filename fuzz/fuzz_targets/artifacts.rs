@@ -1,4 +1,4 @@
-//! Artifact substitution (spec §3.10): `provenance.json` decoding
+//! Artifact substitution (docs/contract.md §3.13): `provenance.json` decoding
 //! ([`entrypoint::substitute::Artifacts::decode`], Go `json.Unmarshal` rules), finding and
 //! parsing `$(steps.<s>.inputs|outputs.<name>)` references
 //! ([`entrypoint::substitute::artifact_refs`], [`entrypoint::substitute::parse_artifact_template`])

@@ -1,5 +1,5 @@
-//! Step-result substitution (spec §3.10): finding `$(steps.<s>.results.<r>…)` references
-//! ([`entrypoint::substitute::step_result_refs`]), parsing them
+//! Step-result substitution (docs/contract.md §3.13): finding `$(steps.<s>.results.<r>…)`
+//! references ([`entrypoint::substitute::step_result_refs`]), parsing them
 //! ([`entrypoint::substitute::parse_step_expression`]), decoding result files
 //! ([`entrypoint::substitute::ResultValue::decode`]) and replacing them in env, when
 //! expressions and argv ([`entrypoint::substitute::apply_step_results`]).

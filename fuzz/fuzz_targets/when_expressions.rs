@@ -1,5 +1,5 @@
-//! `-when_expressions` (spec §3.11): the JSON array decoded with Go `json.Unmarshal` rules
-//! ([`entrypoint::when::parse`]) and the run decision ([`entrypoint::when::allow_exec`],
+//! `-when_expressions` (docs/contract.md §3.14): the JSON array decoded with Go `json.Unmarshal`
+//! rules ([`entrypoint::when::parse`]) and the run decision ([`entrypoint::when::allow_exec`],
 //! operators and CEL). Invariants: no panic; decoded expressions serialise (as the debug and
 //! post-file paths do) to JSON that decodes to the same expressions.
 #![no_main]

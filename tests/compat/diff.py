@@ -141,7 +141,7 @@ def scenarios():
     L = []
     add = L.append
 
-    # ---- §3.9 matrix -------------------------------------------------------------------------
+    # ---- matrix (docs/contract.md §3.12) -----------------------------------------------------
     add(S("matrix/success", sh("echo out; echo err >&2"), setup=READY))
     add(S("matrix/exit3", sh("exit 3"), setup=READY))
     add(S("matrix/exit3-continue", sh("exit 3", extra=["-on_error", "continue"]), setup=READY))
@@ -301,7 +301,7 @@ def scenarios():
     add(S("flags/on_error-bogus", sh("exit 5", extra=["-on_error", "bogus"]), setup=READY))
     add(S("flags/uint-like-int", ["-timeout", "1s", "-wait_file_content=1", "-entrypoint", "/bin/echo", "--", "ok"]))
 
-    # ---- spec §4.4 exact argv ----------------------------------------------------------------
+    # ---- the controller's exact argv (docs/contract.md §3.1) ---------------------------------
     script0 = T + "/scripts/script-0-9l9zj"
     b64 = "IyEvYmluL3NoCnNldCAtZQpnaXQgY2xvbmUgaHR0cHM6Ly9naXRodWIuY29tL29yZy9yZXBvIC93b3Jrc3BhY2Uvc3JjCnByaW50ZiBzaGEyNTY6YWJjID4gL3Rla3Rvbi9yZXN1bHRzL2RpZ2VzdAo="
     clone_script = "#!/bin/sh\nset -e\necho cloning\nprintf sha256:abc > /tekton/results/digest\n"

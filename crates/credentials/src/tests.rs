@@ -1,4 +1,5 @@
-//! Upstream's credential test vectors (spec §4.2) plus the hardening cases.
+//! Upstream's credential test vectors (`pkg/credentials`: dockercreds, gitcreds, writer;
+//! docs/contract.md §4.1–§4.3) plus the hardening cases.
 
 use super::*;
 use std::cell::RefCell;
@@ -575,7 +576,8 @@ fn ssh_missing_files() {
 
 #[test]
 fn spec_worked_example() {
-    // Spec §2.4.4, written under the real-looking path layout.
+    // Upstream's worked example with every flag kind at once (docs/contract.md §4.2), written
+    // under the real-looking path layout.
     let t = Tree::new();
     t.secret(
         "basic-github",

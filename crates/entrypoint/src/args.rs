@@ -1,4 +1,4 @@
-//! Command line of the step wrapper: the `--` split and the flag set (spec §1.1–§1.3).
+//! Command line of the step wrapper: the `--` split and the flag set (docs/contract.md §3.2).
 //!
 //! The controller passes `<flags…> -- <command args…>`. Only the part before the first `--` is
 //! parsed as flags; a `--` at index 0 is left to the flag parser, which then turns everything

@@ -1,4 +1,4 @@
-//! Debug breakpoints (spec §3.12): waiting before the step, and after a failure.
+//! Debug breakpoints (docs/contract.md §3.15): waiting before the step, and after a failure.
 //!
 //! The texts users grep for (the "use cmd:" instructions) are upstream's, verbatim.
 

@@ -1,4 +1,4 @@
-//! From `go()`'s outcome to the process exit (spec §3.8).
+//! From `go()`'s outcome to the process exit (docs/contract.md §3.11).
 
 use crate::args::ON_ERROR_CONTINUE;
 use crate::step::StepError;

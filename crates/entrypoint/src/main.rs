@@ -19,7 +19,7 @@ fn main() {
     let program = argv.first().cloned().unwrap_or_else(|| "entrypoint".into());
     let layout = Layout::from_env();
 
-    // §3.1.1: split, register, parse (exit 2 / 0 on -h).
+    // docs/contract.md §3.5 step 1: split, register, parse (exit 2 / 0 on -h).
     let (flag_args, command_args) = args::split(argv.get(1..).unwrap_or_default());
     let creds = RefCell::new(Credentials::new(layout.clone()));
     let (cfg, positional) = {
@@ -30,7 +30,7 @@ fn main() {
         (Config::from_parsed(&parsed), parsed.args().to_vec())
     };
 
-    // §3.1.2: subcommands.
+    // docs/contract.md §3.5 step 2: subcommands.
     if let Some(code) = subcommands::dispatch(&positional, &layout) {
         std::process::exit(code);
     }
@@ -47,10 +47,10 @@ fn main() {
             None
         }
     };
-    // §3.1.4–3.1.6 are decided first (no side effects) and reported after §3.1.3, in upstream's
-    // order: without a configuration error the liveness lock is taken before the credential
-    // copies, so a kill there no longer leaves the successor waiting; with one there is no
-    // lock, and the tree is exactly upstream's.
+    // docs/contract.md §3.5 steps 4–6 are decided first (no side effects) and reported after
+    // step 3, in upstream's order: without a configuration error the liveness lock is taken
+    // before the credential copies, so a kill there no longer leaves the successor waiting;
+    // with one there is no lock, and the tree is exactly upstream's.
     let configured = configure(&cfg, command_args);
 
     // Announce liveness to the next step (see `liveness`).
@@ -62,12 +62,13 @@ fn main() {
             .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
     };
 
-    // §3.1.3: credentials to /tekton/creds (errors are logged inside).
+    // docs/contract.md §3.5 step 3: credentials to /tekton/creds (errors are logged inside).
     creds.borrow().write();
 
     let (command, when_exprs) = configured.unwrap_or_else(|e| golog::fatal(&e));
 
-    // §3.1.8: credentials to $HOME; their env additions never override the step's own env.
+    // docs/contract.md §3.5 step 8: credentials to $HOME; their env additions never override the
+    // step's own env.
     let mut env: substitute::Env = std::env::vars_os()
         .map(|(k, v)| {
             (
@@ -86,7 +87,7 @@ fn main() {
     // first one in the lifecycle (StartedAt) sits between the wait and the command's start.
     let _ = golog::LocalTime::now();
 
-    // §3.1.9: the lifecycle, then the exit mapping.
+    // docs/contract.md §3.5 step 9: the lifecycle, then the exit mapping.
     let mut engine = ProcessEngine {
         signals: signals.as_ref(),
         stdout_path: cfg.stdout_path.clone(),
@@ -111,13 +112,13 @@ fn main() {
     golog::exit(plan.code);
 }
 
-/// §3.1.4–3.1.6: the command, the when expressions and the SPIRE check; the first error is
-/// upstream's fatal message.
+/// docs/contract.md §3.5 steps 4–6: the command, the when expressions and the SPIRE check; the
+/// first error is upstream's fatal message.
 fn configure(
     cfg: &Config,
     command_args: Vec<String>,
 ) -> Result<(Vec<String>, Vec<when::WhenExpression>), String> {
-    // §3.1.4: the command.
+    // docs/contract.md §3.5 step 4: the command.
     let mut command = if cfg.entrypoint.is_empty() {
         let env = std::env::var("TEKTON_PLATFORM_COMMANDS").ok();
         platform::select_command(env.as_deref(), &platform::current())?
@@ -126,14 +127,14 @@ fn configure(
     };
     command.extend(command_args);
 
-    // §3.1.5: when expressions.
+    // docs/contract.md §3.5 step 5: when expressions.
     let when_exprs = if cfg.when_expressions.is_empty() {
         Vec::new()
     } else {
         when::parse(&cfg.when_expressions)?
     };
 
-    // §3.1.6: SPIRE is not built in.
+    // docs/contract.md §3.5 step 6: SPIRE is not built in.
     if cfg.enable_spire {
         return Err(SPIRE_DISABLED.to_string());
     }

@@ -1,4 +1,4 @@
-//! Command selection from `TEKTON_PLATFORM_COMMANDS` (spec §1.5).
+//! Command selection from `TEKTON_PLATFORM_COMMANDS` (docs/contract.md §3.3).
 //!
 //! When a step has no `command`, the controller cannot name the image's entrypoint in `-entrypoint`;
 //! it puts a JSON object `{"<os>/<arch>[/<variant>]": [argv…]}` in the environment instead and the

@@ -1,4 +1,4 @@
-//! Post files and the `exitCode` file (spec §3.5).
+//! Post files and the `exitCode` file (docs/contract.md §3.9).
 //!
 //! Post files are empty, created with `O_TRUNC`; the `exitCode` file is written whole through a
 //! unique temporary (`gocompat::files`); both mode 0666 before umask, parents 0777. A failure here

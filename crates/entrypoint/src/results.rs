@@ -1,4 +1,5 @@
-//! Reading task results, step results and artifacts into termination entries (spec §3.6).
+//! Reading task results, step results and artifacts into termination entries
+//! (docs/contract.md §3.10).
 //!
 //! Values are taken raw (no trimming, any bytes); a missing file is skipped silently; any other
 //! read error aborts with Go's `*PathError` text.

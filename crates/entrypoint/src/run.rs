@@ -1,4 +1,4 @@
-//! Running the step's command (spec §3.4).
+//! Running the step's command (docs/contract.md §3.8).
 //!
 //! The child gets its own process group, stdin `/dev/null`, the explicit environment, and
 //! either the entrypoint's stdout/stderr or pipes that are teed to the console and to

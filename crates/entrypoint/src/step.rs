@@ -1,4 +1,5 @@
-//! One step's lifecycle: upstream's `Entrypointer.Go()` (spec §3.2), in its exact order.
+//! One step's lifecycle: upstream's `Entrypointer.Go()` (docs/contract.md §3.6), in its exact
+//! order.
 //!
 //! Waiting and running go through the [`Engine`] trait so the orchestration (post files,
 //! `exitCode`, termination entries, result reading) is unit-tested without processes.
@@ -253,7 +254,7 @@ fn go_inner(
         }
     }
 
-    // Post-run switch (rows a–g of §3.2).
+    // Post-run switch (rows a–g of docs/contract.md §3.6).
     match &err {
         Some(StepError::DebugBeforeStep) => post::write_post_file(&cfg.post_file, true),
         Some(StepError::Cancelled) => {
@@ -317,7 +318,7 @@ fn go_inner(
 }
 
 /// Reads results and appends them to the termination message right away (one of the up to
-/// three appends of §3.7).
+/// three appends of docs/contract.md §2.3).
 fn collect_results(
     cfg: &Config,
     dir: &str,

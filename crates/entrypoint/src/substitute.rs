@@ -1,4 +1,4 @@
-//! Runtime substitutions done just before the step's command runs (spec §3.10).
+//! Runtime substitutions done just before the step's command runs (docs/contract.md §3.13).
 //!
 //! Some references can only be resolved inside the pod, once earlier steps have finished:
 //! `$(steps.<step>.results.<name>…)` (a file earlier steps wrote under `/tekton/steps`) and
@@ -349,8 +349,8 @@ fn replace_step_results_in_list(
     Ok(out)
 }
 
-/// §3.10 step results: every env value, then the when-expressions (values with `[*]`
-/// expansion, input, cel), then the command argv (`[*]` expands into several arguments).
+/// Step results (docs/contract.md §3.13): every env value, then the when-expressions (values with
+/// `[*]` expansion, input, cel), then the command argv (`[*]` expands into several arguments).
 /// Stops at the first error; what was substituted before it stays substituted.
 pub fn apply_step_results(
     layout: &Layout,
@@ -687,9 +687,9 @@ fn replace_all_bytes(s: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// §3.10 artifacts: in the script file (when the command is one file directly under the
-/// scripts directory; a changed script is written to a new `$TMPDIR/script-<n>`, mode 0755,
-/// and run instead) or else in each argv element; then in every env value. On error the
+/// Artifacts (docs/contract.md §3.13): in the script file (when the command is one file directly
+/// under the scripts directory; a changed script is written to a new `$TMPDIR/script-<n>`, mode
+/// 0755, and run instead) or else in each argv element; then in every env value. On error the
 /// command is left unchanged and later env values are not touched.
 pub fn apply_artifacts(
     layout: &Layout,

@@ -1,4 +1,4 @@
-//! Waiting for a file (spec §3.3), event-driven.
+//! Waiting for a file (docs/contract.md §3.7), event-driven.
 //!
 //! Same decisions as upstream's 1-second polling waiter — `file` present (and non-empty with
 //! `expect_content`) wins, then `<file>.err` means "skip" (or "go" with

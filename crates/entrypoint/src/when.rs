@@ -1,5 +1,5 @@
-//! Step `when` expressions (spec §3.11): decoding `-when_expressions` and deciding whether the
-//! step runs.
+//! Step `when` expressions (docs/contract.md §3.14): decoding `-when_expressions` and deciding
+//! whether the step runs.
 //!
 //! CEL expressions are compiled and evaluated with the standard library only (no variables), as
 //! upstream does with an empty cel-go environment; step-result references inside them have been

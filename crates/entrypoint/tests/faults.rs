@@ -372,8 +372,8 @@ fn enospc_on_the_run_dir_fails_the_step_without_hanging_the_successor() {
 }
 
 /// ENOSPC on `/tekton/run/0` inodes, one left: the liveness lock takes it, `mkdir <smd>` fails
-/// (spec §3.2 step 1: no post file, `[]` appended, exit 1). The lock left behind tells the
-/// successor its predecessor is gone: Skipped.
+/// (docs/contract.md §3.6 step 1: no post file, `[]` appended, exit 1). The lock left behind tells
+/// the successor its predecessor is gone: Skipped.
 #[test]
 fn no_inodes_on_the_run_dir_skips_the_successor_through_the_lock() {
     let f = Fixture::new();
@@ -489,8 +489,8 @@ fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
 
 /// The termination file as the kubelet provides it (an existing empty file) on a full volume,
 /// with a task result to report: both appends fail, fatal exit 1, the file stays empty (no
-/// message, no partial JSON). The post file was written before (spec §3.2), so the successor
-/// runs; the TaskRun fails on the exit code.
+/// message, no partial JSON). The post file was written before (docs/contract.md §3.6), so the
+/// successor runs; the TaskRun fails on the exit code.
 #[test]
 fn enospc_on_the_termination_file_exits_1_and_leaves_it_empty() {
     let f = Fixture::new();
@@ -1193,9 +1193,9 @@ fn sigkill_while_reading_results_posts_success_without_a_message() {
     assert_successor_follows(pod, "out", &o1);
 }
 
-/// Killed in the final termination write, after the in-place `O_TRUNC` open (spec §3.7: the
-/// file is the kubelet's bind mount, no rename): the file is empty — not half-written — so
-/// the result appended just before is lost with it.
+/// Killed in the final termination write, after the in-place `O_TRUNC` open (docs/contract.md §2.3:
+/// the file is the kubelet's bind mount, no rename): the file is empty — not half-written — so the
+/// result appended just before is lost with it.
 #[test]
 fn sigkill_during_the_termination_write_leaves_it_empty() {
     let f = Fixture::new();

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(30);
 
-/// Spec §4.4: clone (writes a result), test (`onError: continue`, tee, step result, exits 1),
-/// publish (no command: TEKTON_PLATFORM_COMMANDS). All started together; step 0 waits for
-/// the Downward-API `ready` file, which arrives late through a `..data` symlink swap.
+/// The controller's 3-step example pod (docs/contract.md §3.1): clone (writes a result), test
+/// (`onError: continue`, tee, step result, exits 1), publish (no command:
+/// TEKTON_PLATFORM_COMMANDS). All started together; step 0 waits for the Downward-API `ready` file,
+/// which arrives late through a `..data` symlink swap.
 #[test]
 fn three_step_taskrun() {
     let pod = Pod::new();

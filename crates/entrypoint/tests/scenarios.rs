@@ -1,5 +1,5 @@
-//! Every row of the scenario matrix (spec §3.9), through the built binary: post file, exitCode
-//! file, termination entries and exit code.
+//! Every row of the scenario matrix (docs/contract.md §3.12), through the built binary: post file,
+//! exitCode file, termination entries and exit code.
 
 mod common;
 use common::*;

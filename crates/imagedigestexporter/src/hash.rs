@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn sha256_of_bytes() {
-        // `printf '{"schemaVersion":2,"manifests":[]}' | sha256sum`: the spec's 0-manifest index.
+        // `printf '{"schemaVersion":2,"manifests":[]}' | sha256sum`: the 0-manifest index
+        // (docs/contract.md §8.2).
         assert_eq!(
             Hash::sha256_of(br#"{"schemaVersion":2,"manifests":[]}"#).to_string(),
             "sha256:bc5857ac9458293d5111ab85c952172cd7f56bceb4e3014ddc4cafac8927b313"
