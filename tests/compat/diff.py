@@ -821,8 +821,8 @@ IGNORE = []
 # is gone (so the list and the docs stay true).
 KNOWN = {
     # Behaviour, deliberate.
-    "flags/enable_spire": ("any", "exit 1: SPIRE is not implemented (spec 3.6.4)"),
-    "subst/argv-out-of-range": ("any", "upstream panics; we run the step with the reference as is (spec 3.10)"),
+    "flags/enable_spire": ("any", "exit 1: SPIRE is not implemented (docs/contract.md §3.5 step 6)"),
+    "subst/argv-out-of-range": ("any", "upstream panics; we run the step with the reference as is (docs/contract.md §3.13)"),
     "creds/ssh": ("any", "upstream skips .gitconfig/.git-credentials when $HOME does not exist yet"),
     "creds/creds-dir-preexisting": ("any", "as creds/ssh"),
     "matrix/post-file-unwritable": ("any", "exitCode is written before the post file (issue 13), so it exists when the post file cannot be written"),
