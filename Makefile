@@ -7,34 +7,14 @@ BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporte
 # costs ~0.6 MiB of binary and ~1 MiB of resident memory in git-init (upstream's Go binaries
 # are static non-PIE too).
 STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
-# git-init is linked with its functions in the order a clone first calls them
-# (crates/git-init/link-order.txt, `make link-order`): each phase's code is then contiguous and
-# keeps few of the kernel's 64 KiB fault-around windows resident (-0.8 MiB peak RSS).
-# An lld option; rust-lld is the x86_64-unknown-linux-gnu default linker.
-ifeq ($(TARGET),x86_64-unknown-linux-gnu)
-GIT_INIT_LINK := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/crates/git-init/link-order.txt \
-	-C link-arg=-Wl,--no-warn-symbol-ordering
-endif
-
-.PHONY: all build link-order test lint fmt demo images e2e cluster-e2e bench clean fuzz fuzz-smoke fuzz-tool
+.PHONY: all build test lint fmt demo images e2e cluster-e2e bench clean fuzz fuzz-smoke fuzz-tool
 
 all: build
 
 ## build: static release binaries in target/$(TARGET)/release
 build:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) build --release --target $(TARGET) \
-		$(addprefix --bin ,$(filter-out git-init,$(BINS)))
-	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) rustc -p git-init --release --target $(TARGET) \
-		--bin git-init -- $(GIT_INIT_LINK)
-
-## link-order: retrace git-init's first-call function order (needs gcc, git; x86_64)
-link-order:
-	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) rustc -p git-init --release --target $(TARGET) \
-		--bin git-init -- $(GIT_INIT_LINK) -C link-arg=-Wl,-Map=$(RELEASE)/git-init.map \
-		-C link-arg=-Wl,--no-demangle
-	python3 scripts/link-order/gen.py $(RELEASE)/git-init $(RELEASE)/git-init.map \
-		crates/git-init/link-order.txt
-	$(MAKE) build
+		$(addprefix --bin ,$(BINS))
 
 ## lint: formatting and clippy, warnings are errors
 lint:

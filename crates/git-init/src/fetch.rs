@@ -180,6 +180,7 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         .remote()
         .download(&refspecs, Some(&mut fetch_options(depth)));
     drop(conn);
+    release_free_heap();
     match first {
         Ok(()) => {}
         Err(e)
@@ -235,6 +236,17 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
     update_refs(req.repo, &wants, &heads, with_destination, req.url)
         .map_err(|e| GitError::fatal(req.args.clone(), e.message()))?;
     Ok(wants)
+}
+
+/// Gives the heap libgit2's pack indexer freed back to the kernel. It frees its tables in
+/// scattered chunks that glibc keeps, and the checkout's written files come on top of them:
+/// without this a full clone of ripgrep's history peaks 4.2 MiB (17 %) higher.
+fn release_free_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Resolves the fetch arguments against the advertised refs. `Err(name)` for a missing ref.
@@ -509,9 +521,6 @@ fn ssl_verify_enabled(s: &Session<'_>) -> bool {
     s.ssl_verify && !no_verify
 }
 
-/// Time between releases of code pages while a pack arrives.
-const RELEASE_EVERY: Duration = Duration::from_millis(1);
-
 /// Credential, certificate and progress callbacks for one connection.
 fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> RemoteCallbacks<'a> {
     let mut cb = RemoteCallbacks::new();
@@ -653,19 +662,7 @@ fn callbacks<'a>(s: &'a Session<'_>, url: &str, plan: Option<&SshPlan>) -> Remot
     let started = Instant::now();
     let last = Cell::new(Instant::now());
     let shown_url = redact_url(url);
-    let released = Cell::new(Instant::now());
-    let received_all = Cell::new(false);
     cb.transfer_progress(move |p| {
-        // Receiving and indexing run for seconds on big repositories; releasing code pages
-        // and the pack windows that delta resolution reads now and then keeps only what the
-        // loop is using resident (see `footprint`). Once more when the last object is in: the
-        // indexer's tables are at their largest from then on.
-        let all_in = p.total_objects() > 0 && p.received_objects() == p.total_objects();
-        let first_all_in = all_in && !received_all.replace(all_in);
-        if first_all_in || released.get().elapsed() >= RELEASE_EVERY {
-            footprint::release_mapped_pages();
-            released.set(Instant::now());
-        }
         if every.is_some_and(|every| last.get().elapsed() >= every) {
             last.set(Instant::now());
             log.info(

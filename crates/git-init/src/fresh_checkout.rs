@@ -189,7 +189,6 @@ pub fn write(repo: &Repository, tree: &Tree<'_>, entries: u32) -> io::Result<()>
         index: &mut index,
         workdir,
         path: Vec::new(),
-        since_release: 0,
     };
     let written = writer.tree(tree).and_then(|()| index.finish());
     match written {
@@ -208,13 +207,7 @@ struct TreeWriter<'a, 'r> {
     workdir: PathBuf,
     /// Path of the current entry relative to the work tree.
     path: Vec<u8>,
-    /// Files written since the last release of mapped pages.
-    since_release: u32,
 }
-
-/// Files written between releases of the pages this loop maps: pack windows (it reads every
-/// blob once) and code.
-const RELEASE_EVERY: u32 = 1024;
 
 impl TreeWriter<'_, '_> {
     fn tree(&mut self, tree: &Tree<'_>) -> io::Result<()> {
@@ -230,11 +223,6 @@ impl TreeWriter<'_, '_> {
     }
 
     fn entry(&mut self, id: Oid, mode: i32) -> io::Result<()> {
-        self.since_release += 1;
-        if self.since_release == RELEASE_EVERY {
-            self.since_release = 0;
-            footprint::release_mapped_pages();
-        }
         let full = self.workdir.join(std::ffi::OsStr::from_bytes(&self.path));
         match mode {
             MODE_TREE => {

@@ -294,12 +294,10 @@ pub fn clone(
     creds_dir: &Path,
 ) -> Result<Outcome, Failure> {
     let git_failure = |e: GitError| flavour.git_failure(e);
-    footprint::release_between_phases();
     tls::defer_openssl_init();
     let cfg = GlobalConfig::load();
     init_libgit2();
     tls::register(tls::TrustStore::new(&cfg));
-    footprint::release_between_phases();
     if home::home_dir().is_none() {
         log.warn(
             callers().home_dir,
@@ -441,14 +439,11 @@ pub fn clone(
         depth: o.depth,
         args: fetch_args,
     };
-    // Each phase (set-up, fetch, checkout, submodules) runs different code; see `footprint`.
-    footprint::release_between_phases();
     let res = attempts(log, o, flavour, || {
         fetch::fetch(&session, &req).inspect_err(|e| log_git_failure(log, e))
     });
     res.map_err(|e| git_failure(e).context(&format!("failed to fetch {}", go_list(&fetch_param))))?;
 
-    footprint::release_between_phases();
     let target = checkout::resolve_checkout(&repo, &checkout_param).map_err(|msg| {
         let e = GitError::fatal(
             args(&["show", "-q", "--pretty=format:%H", &checkout_param]),
@@ -496,7 +491,6 @@ pub fn clone(
     );
 
     if o.submodules {
-        footprint::release_between_phases();
         // v0.37.2's argv had no --force (and no paths: it had no -submodulePaths). The update
         // is the catalog's in both flavours, forced; in a fresh clone that changes nothing.
         let mut update_args = args(&["submodule", "update", "--recursive", "--init"]);
@@ -598,10 +592,7 @@ pub fn run(argv: &[String]) -> i32 {
     zap::use_callers(flavour.callers());
     let log = Logger::stderr(zap::STACKTRACE);
     let outcome = match clone(&log, &opts, flavour, &layout.creds_dir()) {
-        Ok(o) => {
-            footprint::release_between_phases();
-            o
-        }
+        Ok(o) => o,
         Err(err) => {
             let msg = format!(
                 "Error fetching git repository: {}",
