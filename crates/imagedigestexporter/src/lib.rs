@@ -15,7 +15,6 @@
 //! stops with one line instead (see docs/imagedigestexporter.md).
 
 pub mod decode;
-pub mod gojson;
 pub mod hash;
 pub mod knative;
 pub mod oci;
@@ -86,7 +85,10 @@ pub fn run(argv: &[String]) -> i32 {
 /// Exports the digests `opts` asks for; returns the exit code (0, 1 on a fatal error, 2 for
 /// a `null` image resource, where upstream panics).
 pub fn export(opts: &Options, log: &Logger) -> i32 {
-    let images = match gojson::parse(opts.images.as_bytes()).and_then(|n| decode::images(&n)) {
+    let images = match gocompat::json::parse(opts.images.as_bytes())
+        .map_err(String::from)
+        .and_then(|n| decode::images(&n))
+    {
         Ok(images) => images,
         Err(err) => {
             log.fatal(
