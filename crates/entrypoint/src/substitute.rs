@@ -749,13 +749,13 @@ fn write_temp_script(dir: &str, content: &[u8]) -> Result<String, String> {
         match file {
             Ok(mut file) => {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| go_path_error("chmod", &path, &e))?;
+                    .map_err(|e| gocompat::fs::path_error("chmod", &path, &e))?;
                 file.write_all(content)
-                    .map_err(|e| go_path_error("write", &path, &e))?;
+                    .map_err(|e| gocompat::fs::path_error("write", &path, &e))?;
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(go_path_error("open", &format!("{prefix}*"), &e)),
+            Err(e) => return Err(gocompat::fs::path_error("open", format!("{prefix}*"), &e)),
         }
     }
     Err(format!(
@@ -788,29 +788,14 @@ fn next_random(state: u64) -> u64 {
 fn read_file_go(path: &str) -> Result<Vec<u8>, String> {
     use gocompat::files;
     files::read_bounded(std::path::Path::new(path), files::MAX_RESULT_BYTES).map_err(|e| match e {
-        files::ReadError::Io(op, err) => go_path_error(op, path, &err),
-        files::ReadError::NotFound => go_path_error(
+        files::ReadError::Io(op, err) => gocompat::fs::path_error(op, path, &err),
+        files::ReadError::NotFound => gocompat::fs::path_error(
             "open",
             path,
             &std::io::Error::from_raw_os_error(libc::ENOENT),
         ),
         other => other.text(path),
     })
-}
-
-/// Go's `*PathError` text: `<op> <path>: <lower-case errno text>`.
-fn go_path_error(op: &str, path: &str, err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => &text[..i],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    let text = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    format!("{op} {path}: {text}")
 }
 
 /// Go's `path/filepath.Clean` for Unix paths (the shared, Go-verified copy).

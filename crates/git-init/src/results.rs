@@ -125,37 +125,8 @@ pub fn write_result_file(dir: &Path, name: &str, value: &str) -> Result<(), Stri
         .map_err(|e| go_io_error(e.op, &target, &e.err))
 }
 
-/// Go's `*PathError` text: `open /x: permission denied`.
-pub fn go_io_error(op: &str, path: &Path, e: &std::io::Error) -> String {
-    format!("{op} {}: {}", path.display(), go_errno_text(e))
-}
-
-/// Go's lower-case errno strings.
-pub fn go_errno_text(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "no such file or directory".into(),
-        PermissionDenied => "permission denied".into(),
-        AlreadyExists => "file exists".into(),
-        _ => match e.raw_os_error() {
-            Some(libc::ENOTDIR) => "not a directory".into(),
-            Some(libc::EISDIR) => "is a directory".into(),
-            Some(libc::ELOOP) => "too many levels of symbolic links".into(),
-            Some(libc::EROFS) => "read-only file system".into(),
-            Some(libc::ENOSPC) => "no space left on device".into(),
-            _ => {
-                let s = e.to_string();
-                // Rust appends " (os error N)".
-                let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-                let mut c = s.chars();
-                match c.next() {
-                    Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-                    None => s,
-                }
-            }
-        },
-    }
-}
+/// Go's `*PathError` text and errno text, under the names lib.rs uses.
+pub use gocompat::fs::{io_error_text as go_errno_text, path_error as go_io_error};
 
 #[cfg(test)]
 mod tests {
