@@ -68,14 +68,7 @@ pub fn run(argv: &[String]) -> i32 {
     let default_termination = layout.termination_file().to_string_lossy().into_owned();
     let opts = match parse_flags(program, argv.get(1..).unwrap_or(&[]), &default_termination) {
         Ok(opts) => opts,
-        Err((goflag::FlagError::Help, usage)) => {
-            goflag::print_failure(None, &usage);
-            return 0;
-        }
-        Err((goflag::FlagError::Invalid(msg), usage)) => {
-            goflag::print_failure(Some(&msg), &usage);
-            return 2;
-        }
+        Err((e, usage)) => return e.report(&usage),
     };
     let ko_data_path = std::env::var_os("KO_DATA_PATH");
     let log = Logger::start(ko_data_path.as_deref().map(OsStr::new));
