@@ -100,7 +100,8 @@ pub fn http_credentials(cfg: &GlobalConfig, url: &str) -> HttpCredentials {
     }
 }
 
-/// The URL libgit2 passes to the credentials callback, taken apart.
+/// The URL libgit2 passes to the credentials callback, taken apart. No URL parser fits: its
+/// userinfo is already decoded (a password may hold `@`, `/`, `:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AskingUrl {
     /// The URL with the user name re-encoded and no password: what credentials are looked up for.
