@@ -8,7 +8,7 @@
 //! found parses as a template; text without `$(steps.` is left unchanged.
 #![no_main]
 
-use entrypoint::substitute::{self, Artifacts, gojson};
+use entrypoint::substitute::{self, Artifacts};
 use libfuzzer_sys::fuzz_target;
 use stepkit_layout::Layout;
 
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(artifacts) = Artifacts::decode(parts[0]) {
         for artifact in artifacts.inputs.iter().chain(&artifacts.outputs) {
             let json = substitute::marshal_artifact_values(artifact.values.as_deref());
-            assert!(gojson::parse(&json).is_ok(), "{json}");
+            assert!(gocompat::json::parse(json.as_bytes()).is_ok(), "{json}");
         }
     }
     for reference in substitute::artifact_refs(text) {

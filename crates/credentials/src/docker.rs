@@ -10,7 +10,7 @@ use std::path::Path;
 use base64::Engine as _;
 
 use crate::fsutil;
-use crate::gojson::{self, Json};
+use gocompat::json::{Kind, Node, field_is};
 
 /// One registry entry (Go struct `entry`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,41 +71,52 @@ pub fn config_json(auths: &BTreeMap<String, DockerEntry>) -> String {
     out
 }
 
-fn type_error(kind: &str, target: &str) -> String {
-    format!("json: cannot unmarshal {kind} into Go value of type {target}")
+fn type_error(kind: &Kind<'_>, target: &str) -> String {
+    gocompat::json::type_error(kind, "Go value", target)
+}
+
+/// Go's scanner on a secret's bytes. A syntax error names the byte offset, never the byte:
+/// the input holds registry passwords.
+fn parse(data: &[u8]) -> Result<Node<'_>, String> {
+    gocompat::json::parse(data).map_err(|e| match e.byte {
+        Some(_) if e.offset < data.len() => {
+            format!("invalid JSON at byte offset {}: {}", e.offset, e.context)
+        }
+        _ => "unexpected end of JSON input".to_string(),
+    })
 }
 
 /// Decodes one entry object into `e` the way `json.Unmarshal` fills a struct: keys in order,
 /// case-insensitive names, `null` leaves a field alone, unknown keys ignored.
-fn decode_entry(v: &Json, e: &mut DockerEntry, first_err: &mut Option<String>) {
-    let members = match v {
-        Json::Null => return,
-        Json::Object(m) => m,
+fn decode_entry(v: &Node<'_>, e: &mut DockerEntry, first_err: &mut Option<String>) {
+    let members = match &v.kind {
+        Kind::Null => return,
+        Kind::Object(m) => m,
         other => {
-            first_err.get_or_insert_with(|| type_error(other.kind(), "dockercreds.entry"));
+            first_err.get_or_insert_with(|| type_error(other, "dockercreds.entry"));
             return;
         }
     };
     for (key, value) in members {
-        let field = if gojson::key_matches(key, "username") {
+        let field = if field_is(key, "username") {
             &mut e.username
-        } else if gojson::key_matches(key, "password") {
+        } else if field_is(key, "password") {
             &mut e.password
-        } else if gojson::key_matches(key, "auth") {
+        } else if field_is(key, "auth") {
             &mut e.auth
-        } else if gojson::key_matches(key, "email") {
+        } else if field_is(key, "email") {
             &mut e.email
         } else {
             continue;
         };
-        match value {
-            Json::Null => {}
-            Json::Str(s) => *field = s.clone(),
+        match &value.kind {
+            Kind::Null => {}
+            Kind::Str(s) => *field = s.clone(),
             other => {
                 first_err.get_or_insert_with(|| {
                     format!(
                         "json: cannot unmarshal {} into Go struct field entry.{} of type string",
-                        other.kind(),
+                        other.go_name(),
                         key
                     )
                 });
@@ -117,13 +128,13 @@ fn decode_entry(v: &Json, e: &mut DockerEntry, first_err: &mut Option<String>) {
 /// Decodes a JSON object into a registry map (Go `map[string]entry`): a duplicate registry key
 /// starts again from a zero entry; `null` clears nothing.
 fn decode_registry_map(
-    v: &Json,
+    v: &Node<'_>,
     into: &mut BTreeMap<String, DockerEntry>,
     first_err: &mut Option<String>,
 ) {
-    match v {
-        Json::Null => {}
-        Json::Object(members) => {
+    match &v.kind {
+        Kind::Null => {}
+        Kind::Object(members) => {
             for (registry, value) in members {
                 let mut e = DockerEntry::default();
                 decode_entry(value, &mut e, first_err);
@@ -131,8 +142,7 @@ fn decode_registry_map(
             }
         }
         other => {
-            first_err
-                .get_or_insert_with(|| type_error(other.kind(), "map[string]dockercreds.entry"));
+            first_err.get_or_insert_with(|| type_error(other, "map[string]dockercreds.entry"));
         }
     }
 }
@@ -145,7 +155,7 @@ pub fn auths_from_dockercfg(path: &Path) -> Result<BTreeMap<String, DockerEntry>
 
 /// [`auths_from_dockercfg`] on the file's bytes; errors name no file.
 pub fn parse_dockercfg(data: &[u8]) -> Result<BTreeMap<String, DockerEntry>, String> {
-    let v = gojson::parse(data)?;
+    let v = parse(data)?;
     let mut m = BTreeMap::new();
     let mut err = None;
     decode_registry_map(&v, &mut m, &mut err);
@@ -163,17 +173,17 @@ pub fn auths_from_dockerconfigjson(path: &Path) -> Result<BTreeMap<String, Docke
 
 /// [`auths_from_dockerconfigjson`] on the file's bytes; errors name no file.
 pub fn parse_dockerconfigjson(data: &[u8]) -> Result<BTreeMap<String, DockerEntry>, String> {
-    let v = gojson::parse(data)?;
+    let v = parse(data)?;
     let mut auths: Option<BTreeMap<String, DockerEntry>> = None;
     let mut err = None;
-    match &v {
-        Json::Null => {}
-        Json::Object(members) => {
+    match &v.kind {
+        Kind::Null => {}
+        Kind::Object(members) => {
             for (key, value) in members {
-                if !gojson::key_matches(key, "auths") {
+                if !field_is(key, "auths") {
                     continue;
                 }
-                if *value == Json::Null {
+                if matches!(value.kind, Kind::Null) {
                     // `null` sets a Go map field to nil.
                     auths = None;
                 } else {
@@ -183,7 +193,7 @@ pub fn parse_dockerconfigjson(data: &[u8]) -> Result<BTreeMap<String, DockerEntr
             }
         }
         other => {
-            err = Some(type_error(other.kind(), "dockercreds.configFile"));
+            err = Some(type_error(other, "dockercreds.configFile"));
         }
     }
     match err {
@@ -283,5 +293,25 @@ mod tests {
             config_json(&auths_from_dockercfg(&p).unwrap()),
             r#"{"auths":{"auths":{"auth":""}}}"#
         );
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_input() {
+        for (doc, want) in [
+            (
+                &b"{\"auth\": s3cr3tcanary}"[..],
+                "invalid JSON at byte offset 9: looking for beginning of value",
+            ),
+            (
+                b"{\"a\":\"s3cr3t\x01\"}",
+                "invalid JSON at byte offset 12: in string literal",
+            ),
+            (b"{\"a\":tru", "unexpected end of JSON input"),
+            (b"", "unexpected end of JSON input"),
+        ] {
+            assert_eq!(parse(doc).err().as_deref(), Some(want));
+        }
+        let deep = format!("{}{}", "[".repeat(1 << 20), "]".repeat(1 << 20));
+        assert!(parse(deep.as_bytes()).is_err());
     }
 }

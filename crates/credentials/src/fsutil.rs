@@ -15,24 +15,7 @@ use gocompat::files;
 /// Kubernetes caps a whole Secret at 1 MiB, so a bigger key file is not a real secret.
 pub const MAX_SECRET_BYTES: u64 = files::MAX_SECRET_BYTES;
 
-/// Go's text for an OS error: the C library message with a lower-case first letter.
-pub fn errno_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    let text = match (err.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => text[..i].to_string(),
-        _ => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
-        None => text,
-    }
-}
-
-/// `op path: reason`, like Go's `*PathError`.
-pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
-    format!("{op} {}: {}", path.display(), errno_text(err))
-}
+pub use gocompat::fs::path_error;
 
 /// Reads a secret key file (following the kubelet's `..data` symlinks): a regular file of at
 /// most [`MAX_SECRET_BYTES`] (a FIFO or device there is refused unread).

@@ -17,7 +17,8 @@ enum Mode {
 }
 
 /// A parsed URL (the fields of Go's `url.URL` that `String()` uses; userinfo is discarded
-/// because the writer always replaces it).
+/// because the writer always replaces it). git-init's `ParsedUrl` (git's urlmatch) and
+/// `AskingUrl` (libgit2's decoded callback URL) follow git's rules, not Go's, hence three.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GoUrl {
     pub scheme: String,

@@ -21,7 +21,6 @@ use stepkit_layout::Layout;
 mod docker;
 mod fsutil;
 mod git;
-mod gojson;
 mod gourl;
 mod home;
 

@@ -29,16 +29,8 @@ pub fn run(args: &[String], layout: Layout) -> i32 {
     {
         let mut fs = goflag::FlagSet::new(program);
         Credentials::register_flags(&state, &mut fs);
-        match fs.parse(args.get(1..).unwrap_or(&[])) {
-            Ok(_) => {}
-            Err(goflag::FlagError::Help) => {
-                goflag::print_failure(None, &fs.usage());
-                return 0;
-            }
-            Err(goflag::FlagError::Invalid(msg)) => {
-                goflag::print_failure(Some(&msg), &fs.usage());
-                return 2;
-            }
+        if let Err(e) = fs.parse(args.get(1..).unwrap_or(&[])) {
+            return e.report(&fs.usage());
         }
     }
     let creds = state.into_inner();

@@ -4,7 +4,7 @@
 //! it puts a JSON object `{"<os>/<arch>[/<variant>]": [argv…]}` in the environment instead and the
 //! entrypoint picks the entry matching the platform it was built for, using Go's platform names.
 
-use crate::substitute::gojson::{self, Json};
+use gocompat::json::{self as gojson, Kind};
 use std::collections::HashMap;
 
 /// Go's `GOOS` name for the operating system this binary was built for.
@@ -73,9 +73,10 @@ pub fn select_command(env: Option<&str>, platform: &str) -> Result<Vec<String>, 
 /// Go `json.Unmarshal` into `map[string][]string`: `null` is an empty map, a `null` entry an
 /// empty command, `null` elements empty strings, and a later duplicate key wins.
 pub(crate) fn decode_commands(json: &str) -> Result<HashMap<String, Vec<String>>, String> {
-    let members = match gojson::parse(json)? {
-        Json::Null => return Ok(HashMap::new()),
-        Json::Object(members) => members,
+    let doc = gojson::parse(json.as_bytes())?;
+    let members = match doc.kind {
+        Kind::Null => return Ok(HashMap::new()),
+        Kind::Object(members) => members,
         other => {
             return Err(gojson::type_error(
                 &other,

@@ -132,18 +132,7 @@ fn started_at() -> RunResult {
 
 /// Go's slog default-handler line for an error attribute.
 pub fn slog_error(msg: &str, err: &str) {
-    golog::slog("ERROR", &format!("{msg} error={}", slog_value(err)));
-}
-
-fn slog_value(v: &str) -> String {
-    let needs_quote = v.is_empty()
-        || v.chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
-    if needs_quote {
-        goflag::go_quote(v)
-    } else {
-        v.to_string()
-    }
+    golog::slog("ERROR", &format!("{msg} error={}", golog::slog_value(err)));
 }
 
 /// Runs the lifecycle, then appends the collected entries to the termination message (always,

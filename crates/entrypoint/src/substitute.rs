@@ -9,10 +9,8 @@
 //! would cost more binary size than the whole module): see [`step_result_refs`] and
 //! [`artifact_refs`]. Every failure is returned, never a panic; the caller only logs it.
 
-pub mod gojson;
-
 use crate::when::WhenExpression;
-use gojson::Json;
+use gocompat::json::{self as gojson, Kind, Node};
 use std::collections::BTreeMap;
 use std::io::Write;
 use stepkit_layout::Layout;
@@ -175,34 +173,33 @@ impl ResultValue {
     /// that is a JSON string map is an object; a JSON string (or `null`) is that string;
     /// anything else is the raw text.
     pub fn decode(raw: &[u8]) -> ResultValue {
-        match raw.first() {
-            Some(b'[') => {
-                if let Ok(Json::Array(items)) = gojson::parse_bytes(raw) {
-                    if let Ok(Some(list)) = gojson::decode_string_list(&Json::Array(items), "") {
-                        return ResultValue::Array(list);
-                    }
+        if raw.is_empty() {
+            return ResultValue::String(String::new());
+        }
+        let Ok(doc) = gojson::parse(raw) else {
+            return ResultValue::String(String::from_utf8_lossy(raw).into_owned());
+        };
+        match (raw.first(), &doc.kind) {
+            (Some(b'['), Kind::Array(_)) => {
+                if let Ok(Some(list)) = gojson::decode_string_list(&doc, "") {
+                    return ResultValue::Array(list);
                 }
             }
-            Some(b'{') => {
-                if let Ok(Json::Object(members)) = gojson::parse_bytes(raw) {
-                    if let Some(map) = string_map(&members) {
-                        return ResultValue::Object(map);
-                    }
+            (Some(b'{'), Kind::Object(members)) => {
+                if let Some(map) = string_map(members) {
+                    return ResultValue::Object(map);
                 }
             }
-            None => return ResultValue::String(String::new()),
+            (_, Kind::Str(s)) => return ResultValue::String(s.clone()),
+            (_, Kind::Null) => return ResultValue::String(String::new()),
             _ => {}
         }
-        match gojson::parse_bytes(raw) {
-            Ok(Json::String(s)) => ResultValue::String(s),
-            Ok(Json::Null) => ResultValue::String(String::new()),
-            _ => ResultValue::String(String::from_utf8_lossy(raw).into_owned()),
-        }
+        ResultValue::String(String::from_utf8_lossy(raw).into_owned())
     }
 }
 
 /// A JSON object as Go's `map[string]string` (later duplicates win, `null` is `""`).
-fn string_map(members: &[(String, Json)]) -> Option<BTreeMap<String, String>> {
+fn string_map(members: &[(String, Node<'_>)]) -> Option<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     for (key, value) in members {
         let mut s = String::new();
@@ -485,7 +482,7 @@ pub struct Artifacts {
 impl Artifacts {
     /// Decodes `provenance.json` with Go `json.Unmarshal` semantics.
     pub fn decode(raw: &[u8]) -> Result<Artifacts, String> {
-        let json = gojson::parse_bytes(raw)?;
+        let json = gojson::parse(raw)?;
         let mut artifacts = Artifacts::default();
         for (key, value) in members_of(&json, "Go value", "v1.Artifacts")? {
             if gojson::field_is(key, "inputs") {
@@ -499,22 +496,22 @@ impl Artifacts {
 }
 
 /// The members of a JSON object destined for a Go struct (`null` has none).
-fn members_of<'a>(
-    json: &'a Json,
+fn members_of<'a, 'b>(
+    json: &'a Node<'b>,
     place: &str,
     go_type: &str,
-) -> Result<&'a [(String, Json)], String> {
-    match json {
-        Json::Object(members) => Ok(members),
-        Json::Null => Ok(&[]),
+) -> Result<&'a [(String, Node<'b>)], String> {
+    match &json.kind {
+        Kind::Object(members) => Ok(members),
+        Kind::Null => Ok(&[]),
         other => Err(gojson::type_error(other, place, go_type)),
     }
 }
 
-fn decode_artifact_list(json: &Json, path: &str) -> Result<Vec<Artifact>, String> {
-    let items = match json {
-        Json::Null => return Ok(Vec::new()),
-        Json::Array(items) => items,
+fn decode_artifact_list(json: &Node<'_>, path: &str) -> Result<Vec<Artifact>, String> {
+    let items = match &json.kind {
+        Kind::Null => return Ok(Vec::new()),
+        Kind::Array(items) => items,
         other => {
             return Err(gojson::type_error(
                 other,
@@ -534,9 +531,9 @@ fn decode_artifact_list(json: &Json, path: &str) -> Result<Vec<Artifact>, String
             } else if gojson::field_is(key, "values") {
                 artifact.values = decode_values(value, &format!("{path}.values"))?;
             } else if gojson::field_is(key, "buildoutput") {
-                match value {
-                    Json::Bool(b) => artifact.build_output = *b,
-                    Json::Null => {}
+                match &value.kind {
+                    Kind::Bool(b) => artifact.build_output = *b,
+                    Kind::Null => {}
                     other => return Err(gojson::type_error(other, &field("buildOutput"), "bool")),
                 }
             }
@@ -546,11 +543,11 @@ fn decode_artifact_list(json: &Json, path: &str) -> Result<Vec<Artifact>, String
     Ok(out)
 }
 
-fn decode_values(json: &Json, path: &str) -> Result<Option<Vec<ArtifactValue>>, String> {
+fn decode_values(json: &Node<'_>, path: &str) -> Result<Option<Vec<ArtifactValue>>, String> {
     let place = format!("Go struct field Artifact.{path}");
-    let items = match json {
-        Json::Null => return Ok(None),
-        Json::Array(items) => items,
+    let items = match &json.kind {
+        Kind::Null => return Ok(None),
+        Kind::Array(items) => items,
         other => return Err(gojson::type_error(other, &place, "[]v1.ArtifactValue")),
     };
     let mut out = Vec::with_capacity(items.len());
@@ -559,9 +556,9 @@ fn decode_values(json: &Json, path: &str) -> Result<Option<Vec<ArtifactValue>>, 
         for (key, member) in members_of(item, &place, "v1.ArtifactValue")? {
             let field = |name: &str| format!("Go struct field ArtifactValue.{path}.{name}");
             if gojson::field_is(key, "digest") {
-                value.digest = match member {
-                    Json::Null => BTreeMap::new(),
-                    Json::Object(members) => {
+                value.digest = match &member.kind {
+                    Kind::Null => BTreeMap::new(),
+                    Kind::Object(members) => {
                         let mut map = BTreeMap::new();
                         for (alg, digest) in members {
                             let mut s = String::new();
@@ -752,13 +749,13 @@ fn write_temp_script(dir: &str, content: &[u8]) -> Result<String, String> {
         match file {
             Ok(mut file) => {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| go_path_error("chmod", &path, &e))?;
+                    .map_err(|e| gocompat::fs::path_error("chmod", &path, &e))?;
                 file.write_all(content)
-                    .map_err(|e| go_path_error("write", &path, &e))?;
+                    .map_err(|e| gocompat::fs::path_error("write", &path, &e))?;
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(go_path_error("open", &format!("{prefix}*"), &e)),
+            Err(e) => return Err(gocompat::fs::path_error("open", format!("{prefix}*"), &e)),
         }
     }
     Err(format!(
@@ -791,29 +788,14 @@ fn next_random(state: u64) -> u64 {
 fn read_file_go(path: &str) -> Result<Vec<u8>, String> {
     use gocompat::files;
     files::read_bounded(std::path::Path::new(path), files::MAX_RESULT_BYTES).map_err(|e| match e {
-        files::ReadError::Io(op, err) => go_path_error(op, path, &err),
-        files::ReadError::NotFound => go_path_error(
+        files::ReadError::Io(op, err) => gocompat::fs::path_error(op, path, &err),
+        files::ReadError::NotFound => gocompat::fs::path_error(
             "open",
             path,
             &std::io::Error::from_raw_os_error(libc::ENOENT),
         ),
         other => other.text(path),
     })
-}
-
-/// Go's `*PathError` text: `<op> <path>: <lower-case errno text>`.
-fn go_path_error(op: &str, path: &str, err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => &text[..i],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    let text = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    format!("{op} {path}: {text}")
 }
 
 /// Go's `path/filepath.Clean` for Unix paths (the shared, Go-verified copy).

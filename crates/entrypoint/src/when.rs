@@ -5,9 +5,9 @@
 //! upstream does with an empty cel-go environment; step-result references inside them have been
 //! substituted before evaluation (see [`crate::substitute`]).
 
-use crate::substitute::gojson::{self, Json};
 use cel::extractors::This;
-use serde::{Deserialize, Deserializer, Serialize};
+use gocompat::json::{self as gojson, Kind, Node};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// One step when-expression, as the controller serialises `v1.WhenExpression`.
@@ -23,21 +23,14 @@ pub struct WhenExpression {
     pub cel: String,
 }
 
-/// Go `json.Unmarshal` semantics (case-insensitive names, unknown fields ignored, `null` ok).
-impl<'de> Deserialize<'de> for WhenExpression {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let json = Json::deserialize(deserializer)?;
-        from_json(&json).map_err(serde::de::Error::custom)
-    }
-}
-
 const FIELD_PLACE: &str = "Go struct field WhenExpression.";
 
-fn from_json(json: &Json) -> Result<WhenExpression, String> {
+/// Go `json.Unmarshal` semantics (case-insensitive names, unknown fields ignored, `null` ok).
+fn from_json(json: &Node<'_>) -> Result<WhenExpression, String> {
     let mut expr = WhenExpression::default();
-    let members = match json {
-        Json::Null => return Ok(expr),
-        Json::Object(members) => members,
+    let members = match &json.kind {
+        Kind::Null => return Ok(expr),
+        Kind::Object(members) => members,
         other => {
             return Err(gojson::type_error(other, "Go value", "v1.WhenExpression"));
         }
@@ -59,10 +52,10 @@ fn from_json(json: &Json) -> Result<WhenExpression, String> {
 
 /// Decodes the `-when_expressions` flag value (a JSON array; `null` is an empty list).
 pub fn parse(json: &str) -> Result<Vec<WhenExpression>, String> {
-    match gojson::parse(json)? {
-        Json::Null => Ok(Vec::new()),
-        Json::Array(items) => items.iter().map(from_json).collect(),
-        other => Err(gojson::type_error(&other, "Go value", "v1.WhenExpressions")),
+    match &gojson::parse(json.as_bytes())?.kind {
+        Kind::Null => Ok(Vec::new()),
+        Kind::Array(items) => items.iter().map(from_json).collect(),
+        other => Err(gojson::type_error(other, "Go value", "v1.WhenExpressions")),
     }
 }
 
@@ -785,7 +778,9 @@ E string(1) == 1
             json,
             r#"[{"input":"foo","operator":"in","values":["foo","bar"]},{"cel":"true"}]"#
         );
-        let back: Vec<WhenExpression> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, parse(&json).unwrap());
+        assert_eq!(
+            parse(&json).unwrap(),
+            [when("foo", "in", &["foo", "bar"]), cel("true")]
+        );
     }
 }

@@ -264,7 +264,8 @@ pub fn parse_entries(text: &[u8], origin: &Path) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-/// The parts of a URL that git's config URL matching looks at.
+/// The parts of a URL that git's config URL matching looks at, by git's urlmatch rules (not Go's
+/// `url.Parse`, which credentials' `GoUrl` reproduces for byte-exact `.git-credentials`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedUrl {
     pub scheme: String,

@@ -10,60 +10,33 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-/// Go's `syscall.Errno.Error()` text for an errno.
+/// Go's `syscall.Errno.Error()` text for an errno. Go's Linux table is glibc's `strerror` with
+/// a lower-case first letter (checked against Go for 1..140: two exceptions), and `errno N` outside it.
+/// Rust never calls `setlocale`, so the text is the C locale's whatever `LANG` says.
 pub fn errno_text(errno: i32) -> String {
-    let text = match errno {
-        1 => "operation not permitted",
-        2 => "no such file or directory",
-        3 => "no such process",
-        4 => "interrupted system call",
-        5 => "input/output error",
-        6 => "no such device or address",
-        7 => "argument list too long",
-        8 => "exec format error",
-        9 => "bad file descriptor",
-        10 => "no child processes",
-        11 => "resource temporarily unavailable",
-        12 => "cannot allocate memory",
-        13 => "permission denied",
-        14 => "bad address",
-        15 => "block device required",
-        16 => "device or resource busy",
-        17 => "file exists",
-        18 => "invalid cross-device link",
-        19 => "no such device",
-        20 => "not a directory",
-        21 => "is a directory",
-        22 => "invalid argument",
-        23 => "too many open files in system",
-        24 => "too many open files",
-        25 => "inappropriate ioctl for device",
-        26 => "text file busy",
-        27 => "file too large",
-        28 => "no space left on device",
-        29 => "illegal seek",
-        30 => "read-only file system",
-        31 => "too many links",
-        32 => "broken pipe",
-        36 => "file name too long",
-        38 => "function not implemented",
-        39 => "directory not empty",
-        40 => "too many levels of symbolic links",
-        95 => "operation not supported",
-        116 => "stale file handle",
-        121 => "remote I/O error",
-        122 => "disk quota exceeded",
-        125 => "operation canceled",
-        _ => return format!("errno {errno}"),
-    };
-    text.to_string()
+    match errno {
+        73 => "RFS specific error".to_string(),
+        ..=0 | 133.. => format!("errno {errno}"),
+        _ => lower_first(&io::Error::from_raw_os_error(errno).to_string())
+            .filter(|t| !t.starts_with("unknown error"))
+            .unwrap_or_else(|| format!("errno {errno}")),
+    }
 }
 
-/// The Go text of an `io::Error` (errno table when it carries an errno).
+/// `text` without Rust's ` (os error N)` suffix, first letter lower-cased (`None` if empty).
+fn lower_first(text: &str) -> Option<String> {
+    let text = text.split(" (os error ").next().unwrap_or(text);
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    Some(first.to_lowercase().chain(chars).collect())
+}
+
+/// The Go text of an `io::Error`: the errno's when it carries one, else its own text with a
+/// lower-case first letter.
 pub fn io_error_text(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(errno) => errno_text(errno),
-        None => err.to_string(),
+        None => lower_first(&err.to_string()).unwrap_or_default(),
     }
 }
 
@@ -188,7 +161,14 @@ mod tests {
             "open /x: no such file or directory"
         );
         assert_eq!(errno_text(13), "permission denied");
+        assert_eq!(errno_text(11), "resource temporarily unavailable");
+        assert_eq!(errno_text(34), "numerical result out of range");
+        assert_eq!(errno_text(73), "RFS specific error");
+        assert_eq!(errno_text(133), "errno 133");
         assert_eq!(errno_text(200), "errno 200");
+        assert_eq!(errno_text(0), "errno 0");
+        let custom = io::Error::other("Bad thing");
+        assert_eq!(io_error_text(&custom), "bad thing");
     }
 
     #[test]

@@ -1,4 +1,66 @@
-//! Go `encoding/json` string encoding, as `json.Marshal` writes a `string` (HTML escaping on).
+//! Go `encoding/json`: string encoding as `json.Marshal` writes a `string` (HTML escaping on),
+//! the scanner ([`parse`]) and the rules every hand-written `json.Unmarshal` into a Go struct
+//! shares ([`field_is`], [`type_error`]).
+
+mod parse;
+pub use parse::{Kind, Node, SyntaxError, decode_char, parse, unquote};
+
+/// Whether object key `key` selects the Go struct field whose JSON name is `name` (ASCII).
+/// Go folds case with `ToUpper(ToLower(r))`, under which four non-ASCII letters also fold onto
+/// ASCII ones (`ſ` → S, Kelvin sign → K, `ı` and `İ` → I).
+pub fn field_is(key: &str, name: &str) -> bool {
+    let mut key_chars = key.chars();
+    for want in name.chars() {
+        let Some(c) = key_chars.next() else {
+            return false;
+        };
+        let folded = match c {
+            'ſ' => 'S',
+            '\u{212A}' => 'K',
+            'ı' | 'İ' => 'I',
+            c => c.to_ascii_uppercase(),
+        };
+        if folded != want.to_ascii_uppercase() {
+            return false;
+        }
+    }
+    key_chars.next().is_none()
+}
+
+/// Decodes into a Go `string` field: `null` leaves `current` as it was.
+pub fn decode_string(value: &Node<'_>, current: &mut String, place: &str) -> Result<(), String> {
+    match &value.kind {
+        Kind::Str(s) => *current = s.clone(),
+        Kind::Null => {}
+        other => return Err(type_error(other, place, "string")),
+    }
+    Ok(())
+}
+
+/// Decodes into a Go `[]string`: `null` is `None` (a nil slice), a `null` element `""`.
+pub fn decode_string_list(value: &Node<'_>, place: &str) -> Result<Option<Vec<String>>, String> {
+    match &value.kind {
+        Kind::Null => Ok(None),
+        Kind::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let mut s = String::new();
+                decode_string(item, &mut s, place)?;
+                out.push(s);
+            }
+            Ok(Some(out))
+        }
+        other => Err(type_error(other, place, "[]string")),
+    }
+}
+
+/// Go's `UnmarshalTypeError` text. `place` is `Go struct field <Struct>.<path>` or `Go value`.
+pub fn type_error(found: &Kind<'_>, place: &str, go_type: &str) -> String {
+    format!(
+        "json: cannot unmarshal {} into {place} of type {go_type}",
+        found.go_name()
+    )
+}
 
 /// Where encoded text goes; the encoder only ever emits valid UTF-8 pieces.
 trait Sink {
@@ -93,6 +155,18 @@ mod tests {
         );
         assert_eq!(enc(b""), r#""""#);
         assert_eq!(enc("plain ✓".as_bytes()), "\"plain ✓\"");
+    }
+
+    #[test]
+    fn field_names_fold_like_go() {
+        assert!(field_is("input", "input"));
+        assert!(field_is("INPUT", "input"));
+        assert!(field_is("İnput", "input"));
+        assert!(field_is("dıgeſt", "digest"));
+        assert!(field_is("\u{212A}ey", "key"));
+        assert!(!field_is("inputs", "input"));
+        assert!(!field_is("inpu", "input"));
+        assert!(!field_is("ïnput", "input"));
     }
 
     #[test]

@@ -47,6 +47,23 @@ pub enum FlagError {
     Invalid(String),
 }
 
+impl FlagError {
+    /// What Go's `ExitOnError` does, minus the exit: prints the message (unless `-h`) and
+    /// `usage` to stderr; returns the exit code (0 for `-h`, 2 otherwise).
+    pub fn report(&self, usage: &str) -> i32 {
+        match self {
+            FlagError::Help => {
+                print_failure(None, usage);
+                0
+            }
+            FlagError::Invalid(msg) => {
+                print_failure(Some(msg), usage);
+                2
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for FlagError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -319,14 +336,7 @@ impl FlagSet<'_> {
     pub fn parse_or_exit<S: AsRef<str>>(&mut self, args: &[S]) -> Parsed {
         match self.parse(args) {
             Ok(p) => p,
-            Err(FlagError::Help) => {
-                print_failure(None, &self.usage());
-                std::process::exit(0);
-            }
-            Err(FlagError::Invalid(msg)) => {
-                print_failure(Some(&msg), &self.usage());
-                std::process::exit(2);
-            }
+            Err(e) => std::process::exit(e.report(&self.usage())),
         }
     }
 }

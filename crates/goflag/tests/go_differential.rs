@@ -3,48 +3,34 @@
 //! values of every type) must give the same outcome — the same error text, help, or the same
 //! values and positional arguments — as Go's `FlagSet.Parse`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
 
 use goflag::{FlagError, FlagSet, format_duration};
 
+use testsupport::gooracle::{GoOracle, Rng};
 use testsupport::{hex, unhex};
 
-fn build_oracle() -> Option<PathBuf> {
-    testsupport::go_build(
+fn oracle() -> Option<&'static GoOracle> {
+    static ORACLE: OnceLock<Option<GoOracle>> = OnceLock::new();
+    GoOracle::get(
+        &ORACLE,
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goflag_oracle/main.go"),
         &Path::new(env!("CARGO_TARGET_TMPDIR")).join("goflag_oracle/goflag_oracle"),
-        &[("GO111MODULE", "off")],
     )
 }
 
 /// Go's outcome for each argv.
-fn go_outcomes(bin: &Path, argvs: &[Vec<String>]) -> Vec<String> {
-    let mut child = Command::new(bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let body: String = argvs
+fn go_outcomes(go: &GoOracle, argvs: &[Vec<String>]) -> Vec<String> {
+    let lines = argvs.iter().map(|argv| {
+        let line: Vec<String> = argv.iter().map(|a| hex(a.as_bytes())).collect();
+        line.join(",")
+    });
+    go.run(&[], lines)
         .iter()
-        .map(|argv| {
-            let line: Vec<String> = argv.iter().map(|a| hex(a.as_bytes())).collect();
-            line.join(",") + "\n"
-        })
-        .collect();
-    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
         .map(|l| String::from_utf8(unhex(l)).unwrap())
-        .collect();
-    assert_eq!(lines.len(), argvs.len());
-    lines
+        .collect()
 }
 
 /// goflag's outcome, in the oracle's format.
@@ -78,20 +64,6 @@ fn rust_outcome(argv: &[String]) -> String {
             p.list("fn").join("|"),
             p.args().join("|"),
         ),
-    }
-}
-
-/// Deterministic pseudo-random numbers (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
     }
 }
 
@@ -151,9 +123,9 @@ const VALUES: &[&str] = &[
 ];
 
 fn random_argv(rng: &mut Rng) -> Vec<String> {
-    let len = 1 + rng.next() % 5;
+    let len = 1 + rng.next_u64() % 5;
     (0..len)
-        .map(|_| match rng.next() % 4 {
+        .map(|_| match rng.next_u64() % 4 {
             0 => rng.pick(VALUES).to_string(),
             1 => format!("{}{}", rng.pick(DASHES), rng.pick(NAMES)),
             _ => format!(
@@ -168,7 +140,7 @@ fn random_argv(rng: &mut Rng) -> Vec<String> {
 
 #[test]
 fn random_argv_matches_go_flag() {
-    let Some(bin) = build_oracle() else { return };
+    let Some(go) = oracle() else { return };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut argvs: Vec<Vec<String>> = vec![
         vec!["-é".into()],
@@ -186,7 +158,7 @@ fn random_argv_matches_go_flag() {
         vec!["-s".into(), "x".repeat(1 << 20)],
     ];
     argvs.extend((0..20_000).map(|_| random_argv(&mut rng)));
-    let go = go_outcomes(&bin, &argvs);
+    let go = go_outcomes(go, &argvs);
     let mut mismatches = Vec::new();
     for (argv, go) in argvs.iter().zip(&go) {
         let ours = rust_outcome(argv);
@@ -207,8 +179,8 @@ fn random_argv_matches_go_flag() {
 /// the same way, for every code point.
 #[test]
 fn quoting_matches_go_for_every_rune() {
-    let Some(bin) = build_oracle() else { return };
-    let out = Command::new(&bin).arg("quote-all").output().unwrap();
+    let Some(go) = oracle() else { return };
+    let out = Command::new(go.path()).arg("quote-all").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let runes = (0..=0x10FFFFu32).filter_map(char::from_u32);

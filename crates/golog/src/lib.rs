@@ -134,6 +134,24 @@ pub fn slog(level: &str, msg: &str) {
     log(&format!("{level} {msg}"));
 }
 
+/// A value in a `slog` line (`key=value`), as Go's text handler writes it: as is, or with
+/// `strconv.Quote` when empty or holding a space, `=`, `"`, an ASCII control other than DEL, a
+/// Unicode space, U+FFFD / invalid UTF-8, or a non-printable rune (`needsQuoting`).
+pub fn slog_value(s: &str) -> String {
+    let needs_quoting = s.is_empty()
+        || s.chars().any(|c| match c {
+            ' ' | '=' | '"' | '\0'..='\u{1f}' => true,
+            '\u{7f}' => false,
+            '\u{80}'.. => c == '\u{fffd}' || c.is_whitespace() || !goflag::is_print(c),
+            _ => false,
+        });
+    if needs_quoting {
+        goflag::go_quote(s)
+    } else {
+        s.to_string()
+    }
+}
+
 /// How long [`exit`] waits for queued log lines (see [`sink`]).
 pub const EXIT_FLUSH: Duration = Duration::from_secs(1);
 
@@ -160,6 +178,26 @@ mod tests {
         assert_eq!(t.log_stamp(), "2026/08/21 11:42:35");
         let t = LocalTime::utc(951_782_400, 0); // leap day 2000
         assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
+    }
+
+    #[test]
+    fn slog_values_quote_like_go() {
+        for (v, want) in [
+            ("plain", "plain"),
+            ("", r#""""#),
+            ("a b", r#""a b""#),
+            ("a=b", r#""a=b""#),
+            ("a\"b", r#""a\"b""#),
+            ("tab\there", r#""tab\there""#),
+            ("back\\slash<&>", "back\\slash<&>"),
+            ("del\u{7f}", "del\u{7f}"),
+            ("é✓", "é✓"),
+            ("nbsp\u{a0}", r#""nbsp\u00a0""#),
+            ("zw\u{200b}", r#""zw\u200b""#),
+            ("\u{fffd}", "\"\u{fffd}\""),
+        ] {
+            assert_eq!(slog_value(v), want, "{v:?}");
+        }
     }
 
     #[test]

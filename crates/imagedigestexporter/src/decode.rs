@@ -9,8 +9,8 @@
 //! `json: cannot unmarshal <kind> into Go struct field <Struct>.<path> of type <type>`), while
 //! a `v1.Hash` that fails its own `UnmarshalJSON` stops decoding at once.
 
-use crate::gojson::{Kind, Node};
 use crate::hash::Hash;
+use gocompat::json::{Kind, Node, field_is};
 
 /// The Go types the two documents are decoded into.
 pub enum Ty {
@@ -115,27 +115,6 @@ impl Val {
     }
 }
 
-/// Go's JSON key matching: ASCII case-folded, plus the four non-ASCII letters that fold onto
-/// ASCII ones (`ſ` → S, Kelvin sign → K, `ı` and `İ` → I).
-fn key_matches(key: &str, field: &str) -> bool {
-    let mut chars = key.chars();
-    for want in field.chars() {
-        let Some(c) = chars.next() else {
-            return false;
-        };
-        let folded = match c {
-            'ſ' => 'S',
-            '\u{212a}' => 'K',
-            'ı' | 'İ' => 'I',
-            c => c.to_ascii_uppercase(),
-        };
-        if folded != want.to_ascii_uppercase() {
-            return false;
-        }
-    }
-    chars.next().is_none()
-}
-
 /// One `json.Unmarshal` call: the first remembered error and where the decoder is.
 #[derive(Default)]
 struct Decoder {
@@ -184,7 +163,7 @@ impl Decoder {
                 Ty::Bytes | Ty::Slice(..) | Ty::Ptr(_) => *val = Val::zero(ty),
                 _ => {}
             },
-            Kind::Bool => self.mismatch("bool", ty, val),
+            Kind::Bool(_) => self.mismatch("bool", ty, val),
             Kind::Number(text) => match ty {
                 Ty::Int64 => match text.parse::<i64>() {
                     Ok(n) => *val = Val::Int(n),
@@ -281,11 +260,7 @@ impl Decoder {
         };
         let short = st.name.rsplit('.').next().unwrap_or(st.name);
         for (key, node) in members {
-            let Some(i) = st
-                .fields
-                .iter()
-                .position(|(name, _)| key_matches(key, name))
-            else {
+            let Some(i) = st.fields.iter().position(|(name, _)| field_is(key, name)) else {
                 continue;
             };
             let (name, ty) = &st.fields[i];
@@ -422,7 +397,7 @@ pub fn manifest_digests(node: &Node<'_>) -> Result<Vec<Hash>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gojson::parse;
+    use gocompat::json::parse;
 
     const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -634,11 +609,11 @@ mod tests {
 
     #[test]
     fn key_folding() {
-        assert!(key_matches("OUTPUTIMAGEDIR", "OutputImageDir"));
-        assert!(key_matches("\u{212a}ey", "key"));
-        assert!(key_matches("ſize", "size"));
-        assert!(key_matches("dıgest", "digest"));
-        assert!(!key_matches("names", "name"));
-        assert!(!key_matches("nam", "name"));
+        assert!(field_is("OUTPUTIMAGEDIR", "OutputImageDir"));
+        assert!(field_is("\u{212a}ey", "key"));
+        assert!(field_is("ſize", "size"));
+        assert!(field_is("dıgest", "digest"));
+        assert!(!field_is("names", "name"));
+        assert!(!field_is("nam", "name"));
     }
 }

@@ -103,7 +103,7 @@ pub fn go_unquote(raw: &[u8]) -> Option<String> {
                 out.push(value);
             }
             _ => {
-                let (ch, len) = crate::gojson::decode_char(&body[i..]);
+                let (ch, len) = gocompat::json::decode_char(&body[i..]);
                 out.push(ch);
                 i += len;
             }

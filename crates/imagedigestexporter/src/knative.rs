@@ -254,7 +254,7 @@ fn packed_ref(packed: &[u8], name: &str) -> Result<Vec<u8>, String> {
 fn trim_space(mut s: &[u8]) -> &[u8] {
     while !s.is_empty() {
         // An invalid byte decodes as U+FFFD, which is not white space.
-        let (c, len) = crate::gojson::decode_char(s);
+        let (c, len) = gocompat::json::decode_char(s);
         if !c.is_whitespace() {
             break;
         }

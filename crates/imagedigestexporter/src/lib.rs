@@ -15,7 +15,6 @@
 //! stops with one line instead (see docs/imagedigestexporter.md).
 
 pub mod decode;
-pub mod gojson;
 pub mod hash;
 pub mod knative;
 pub mod oci;
@@ -69,14 +68,7 @@ pub fn run(argv: &[String]) -> i32 {
     let default_termination = layout.termination_file().to_string_lossy().into_owned();
     let opts = match parse_flags(program, argv.get(1..).unwrap_or(&[]), &default_termination) {
         Ok(opts) => opts,
-        Err((goflag::FlagError::Help, usage)) => {
-            goflag::print_failure(None, &usage);
-            return 0;
-        }
-        Err((goflag::FlagError::Invalid(msg), usage)) => {
-            goflag::print_failure(Some(&msg), &usage);
-            return 2;
-        }
+        Err((e, usage)) => return e.report(&usage),
     };
     let ko_data_path = std::env::var_os("KO_DATA_PATH");
     let log = Logger::start(ko_data_path.as_deref().map(OsStr::new));
@@ -86,7 +78,10 @@ pub fn run(argv: &[String]) -> i32 {
 /// Exports the digests `opts` asks for; returns the exit code (0, 1 on a fatal error, 2 for
 /// a `null` image resource, where upstream panics).
 pub fn export(opts: &Options, log: &Logger) -> i32 {
-    let images = match gojson::parse(opts.images.as_bytes()).and_then(|n| decode::images(&n)) {
+    let images = match gocompat::json::parse(opts.images.as_bytes())
+        .map_err(String::from)
+        .and_then(|n| decode::images(&n))
+    {
         Ok(images) => images,
         Err(err) => {
             log.fatal(

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use gocompat::files::{self, ReadError};
 
-use crate::{decode, gojson, hash::Hash};
+use crate::{decode, hash::Hash};
 
 /// Bound on `index.json`: registries refuse manifests and indexes over 4 MiB, so no image a
 /// build can push has a larger one.
@@ -32,7 +32,7 @@ pub fn image_digest(dir: &str) -> Result<Option<String>, String> {
 
 /// The digest `index.json`'s bytes stand for; `Err` is Go's decoding error.
 pub fn index_digest(raw: &[u8]) -> Result<String, String> {
-    let node = gojson::parse(raw)?;
+    let node = gocompat::json::parse(raw)?;
     let manifests = decode::manifest_digests(&node)?;
     Ok(match manifests.as_slice() {
         [only] => only.to_string(),

@@ -310,21 +310,10 @@ fn golog_warn(path: &Path, err: &str) {
         "WARN",
         &format!(
             "Failed to parse existing termination message, previous results will be lost error={} path={}",
-            slog_quote(err),
-            path.display()
+            golog::slog_value(err),
+            golog::slog_value(&path.to_string_lossy())
         ),
     );
-}
-
-/// slog's text handler quotes values containing spaces or quotes.
-fn slog_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '=')
-    {
-        return s.to_string();
-    }
-    format!("{s:?}")
 }
 
 #[cfg(test)]

@@ -1,67 +1,26 @@
 //! Differential tests against Go's standard library (`tests/gocompat/main.go`): JSON string
-//! escaping, base64 decoding with error offsets, tknz compression both ways, and message
-//! parsing. Without a `go` toolchain they call `testsupport::skip` (a failure under
+//! escaping, base64 decoding with error offsets, tknz compression both ways, message parsing,
+//! and gocompat's `filepath.Clean` and errno texts. Without a `go` toolchain they call `testsupport::skip` (a failure under
 //! `STEPKIT_REQUIRE_ALL=1`).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use gocompat::{base64 as gobase64, fs as gofs};
 use termination::{RunResult, compress, decompress, encode_json, parse_message};
 
+use testsupport::gooracle::{GoOracle, Rng};
 use testsupport::{hex, unhex};
-
-/// The compiled oracle, or `None` when Go is unavailable.
-fn oracle() -> Option<&'static Path> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        testsupport::go_build(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gocompat/main.go"),
-            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocompat/gocompat"),
-            &[("GO111MODULE", "off")],
-        )
-    })
-    .as_deref()
-}
 
 /// Runs the oracle in `mode` over hex-encoded `inputs`, one output line per input.
 fn run(mode: &str, inputs: &[Vec<u8>]) -> Option<Vec<String>> {
-    let bin = oracle()?;
-    let mut child = Command::new(bin)
-        .arg(mode)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let body: String = inputs.iter().map(|i| hex(i) + "\n").collect();
-    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(lines.len(), inputs.len());
-    Some(lines)
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick(&mut self, from: &[u8]) -> u8 {
-        from[(self.next() % from.len() as u64) as usize]
-    }
+    static ORACLE: OnceLock<Option<GoOracle>> = OnceLock::new();
+    let go = GoOracle::get(
+        &ORACLE,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gocompat/main.go"),
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocompat/gocompat"),
+    )?;
+    Some(go.run(&[mode], inputs.iter().map(|i| hex(i))))
 }
 
 #[test]
@@ -80,7 +39,7 @@ fn json_escaping_matches_go() {
     .concat();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..3000 {
-        let len = (rng.next() % 12) as usize;
+        let len = (rng.next_u64() % 12) as usize;
         inputs.push((0..len).map(|_| rng.pick(&interesting)).collect());
     }
     let Some(go) = run("json", &inputs) else {
@@ -98,7 +57,7 @@ fn base64_decoding_matches_go() {
     let alphabet = b"QUJD+/aGk=\n\r!-_ 0";
     let mut inputs = vec![b"IyEvdXNyL2Jpbi9lbnYgc2gKZWNobyAiSGVsbG8gV29ybGQhIgo=\n".to_vec()];
     for _ in 0..6000 {
-        let len = (rng.next() % 14) as usize;
+        let len = (rng.next_u64() % 14) as usize;
         inputs.push((0..len).map(|_| rng.pick(alphabet)).collect());
     }
     type Decoder = fn(&[u8]) -> Result<Vec<u8>, gobase64::CorruptInputError>;
@@ -124,11 +83,11 @@ fn sample_messages() -> Vec<Vec<u8>> {
     for n in 0..60 {
         let results: Vec<RunResult> = (0..n)
             .map(|i| {
-                let len = (rng.next() % 200) as usize;
+                let len = (rng.next_u64() % 200) as usize;
                 let value: Vec<u8> = (0..len)
                     .map(|_| rng.pick(b"abc<>&\"\\\n\x01\xe2\x82\xac"))
                     .collect();
-                RunResult::new(format!("r{}", rng.next() % 30), value, (i % 7) as u8)
+                RunResult::new(format!("r{}", rng.next_u64() % 30), value, (i % 7) as u8)
             })
             .collect();
         out.push(encode_json(&results));
@@ -288,7 +247,7 @@ fn path_clean_matches_go() {
     let mut rng = Rng(7);
     let mut inputs = vec![Vec::new()];
     for _ in 0..5000 {
-        let len = (rng.next() % 12) as usize;
+        let len = (rng.next_u64() % 12) as usize;
         inputs.push((0..len).map(|_| rng.pick(b"//..ab")).collect());
     }
     let Some(go) = run("clean", &inputs) else {
@@ -297,5 +256,18 @@ fn path_clean_matches_go() {
     for (input, want) in inputs.iter().zip(go) {
         let path = std::str::from_utf8(input).unwrap();
         assert_eq!(hex(gofs::clean(path).as_bytes()), want, "clean({path:?})");
+    }
+}
+
+#[test]
+fn errno_texts_match_go() {
+    let inputs: Vec<Vec<u8>> = (-1..=200)
+        .map(|n: i32| n.to_string().into_bytes())
+        .collect();
+    let Some(go) = run("errno", &inputs) else {
+        return;
+    };
+    for (n, want) in (-1..=200).zip(go) {
+        assert_eq!(gofs::errno_text(n), want, "errno {n}");
     }
 }

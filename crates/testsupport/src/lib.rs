@@ -7,10 +7,11 @@
 //!
 //! Also here: [`GroupChild`], so a server a test starts dies with everything it forked, and
 //! [`with_unprivileged_file_access`], so permission tests mean something when run as root, and
-//! [`go_build`], the one way a differential test compiles its Go oracle. [`mounts`] makes full
+//! [`go_build`], the one way a differential test compiles its Go oracle ([`gooracle`] runs it). [`mounts`] makes full
 //! and read-only volumes for fault tests.
 
 pub mod argv;
+pub mod gooracle;
 pub mod mounts;
 
 use std::fmt::Display;

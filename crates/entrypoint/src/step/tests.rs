@@ -386,10 +386,3 @@ fn empty_post_file_writes_nothing() {
     assert!(f.go(&mut eng).is_err());
     assert!(!f.exists("run/1/out.err") && !f.exists("run/1/out"));
 }
-
-#[test]
-fn slog_quoting() {
-    assert_eq!(slog_value("plain"), "plain");
-    assert_eq!(slog_value("has space"), "\"has space\"");
-    assert_eq!(slog_value(""), "\"\"");
-}

@@ -6,65 +6,29 @@
 
 use super::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
-
-/// The compiled oracle, or `None` when Go is unavailable.
-fn oracle() -> Option<&'static Path> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join("stepkit-substitute-gooracle");
-        testsupport::go_build(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/substitute/gooracle/main.go"),
-            &dir.join(format!("gooracle-{}", std::process::id())),
-            &[("GO111MODULE", "off")],
-        )
-    })
-    .as_deref()
-}
+use testsupport::gooracle::{GoOracle, Rng};
 
 use testsupport::hex;
 
 /// Runs the oracle in `mode` over `inputs`, one parsed JSON line per input.
 fn run(mode: &str, inputs: &[String]) -> Option<Vec<Value>> {
-    let bin = oracle()?;
-    let mut child = Command::new(bin)
-        .arg(mode)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let body: String = inputs.iter().map(|i| hex(i.as_bytes()) + "\n").collect();
-    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), inputs.len());
-    Some(lines)
-}
-
-/// Deterministic pseudo-random numbers (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
+    static ORACLE: OnceLock<Option<GoOracle>> = OnceLock::new();
+    let go = GoOracle::get(
+        &ORACLE,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/substitute/gooracle/main.go"),
+        &std::env::temp_dir()
+            .join("stepkit-substitute-gooracle")
+            .join(format!("gooracle-{}", std::process::id())),
+    )?;
+    let lines = go.run(&[mode], inputs.iter().map(|i| hex(i.as_bytes())));
+    Some(
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
 }
 
 /// Strings glued from tokens that stress the reference patterns.
@@ -325,8 +289,7 @@ fn when_expressions_decode_like_go() {
             Err(_) => assert!(want.get("err").is_some(), "{input:?}: Go accepted: {want}"),
             Ok(got) => {
                 assert!(want.get("err").is_none(), "{input:?}: Go rejected: {want}");
-                let want: Vec<WhenExpression> =
-                    serde_json::from_value(want.clone()).unwrap_or_default();
+                let want = crate::when::parse(&want.to_string()).unwrap_or_default();
                 decoded += 1;
                 assert_eq!(got, want, "{input:?}");
             }

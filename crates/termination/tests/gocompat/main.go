@@ -11,6 +11,7 @@
 //	parse    message     -> json.Marshal of the controller-side parse result, or "ERR"
 //	fit      value size  -> how many results of that size fit in 4096 bytes: "<plain> <compressed>"
 //	clean    path        -> hex of filepath.Clean(path)
+//	errno    decimal     -> syscall.Errno(n).Error()
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 type ResultType int
@@ -195,6 +197,9 @@ func main() {
 			}
 		case "clean":
 			fmt.Fprintln(out, hex.EncodeToString([]byte(filepath.Clean(string(data)))))
+		case "errno":
+			n, _ := strconv.Atoi(string(data))
+			fmt.Fprintln(out, syscall.Errno(n).Error())
 		case "fit":
 			size, _ := strconv.Atoi(string(data))
 			plain, compressed := fit(size)

@@ -1,11 +1,11 @@
 //! Go `encoding/json` syntax, as `json.Unmarshal` sees it.
 //!
-//! Upstream decodes `-images` and each `index.json` with `json.Unmarshal`, and a document it
-//! rejects ends the step with Go's error text in the log line (`invalid character '}' after
-//! array element`, `unexpected end of JSON input`). To print the same line, [`parse`] walks the
-//! bytes with the states of Go's scanner, so the first error is found at the same byte with the
-//! same wording, and builds a tree that keeps each value's raw bytes (a `json.Unmarshaler` such
-//! as `v1.Hash` receives them). Typed decoding is in [`crate::decode`].
+//! A document Go rejects ends a step with Go's error text (`invalid character '}' after array
+//! element`, `unexpected end of JSON input`). [`parse`] walks the bytes with the states of Go's
+//! scanner, so the first error is found at the same byte with the same wording, and builds a
+//! tree that keeps document order, duplicate keys and each value's raw bytes (a
+//! `json.Unmarshaler` such as `v1.Hash` receives them). Strings decode as Go decodes them
+//! (invalid UTF-8 and lone surrogates become U+FFFD), which serde_json does not do.
 
 /// Go refuses documents nested deeper than this.
 const MAX_DEPTH: usize = 10_000;
@@ -21,7 +21,7 @@ pub struct Node<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind<'a> {
     Null,
-    Bool,
+    Bool(bool),
     /// The literal text (`-1.5e3`).
     Number(&'a str),
     Str(String),
@@ -30,8 +30,55 @@ pub enum Kind<'a> {
     Object(Vec<(String, Node<'a>)>),
 }
 
-/// Go's `SyntaxError` texts.
+impl Kind<'_> {
+    /// Go's name for the kind, as in `json: cannot unmarshal <kind> into …`.
+    pub fn go_name(&self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool(_) => "bool",
+            Kind::Number(_) => "number",
+            Kind::Str(_) => "string",
+            Kind::Array(_) => "array",
+            Kind::Object(_) => "object",
+        }
+    }
+}
+
+/// Go's `*json.SyntaxError`; its `Display` is Go's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Index of the offending byte; the input's length when it ended too early.
+    pub offset: usize,
+    /// The offending byte; `None` for `unexpected end of JSON input`.
+    pub byte: Option<u8>,
+    /// What the scanner was reading (`after array element`); quotes no input.
+    pub context: String,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.byte {
+            None => f.write_str(EOF),
+            Some(c) => write!(f, "invalid character {} {}", quote_char(c), self.context),
+        }
+    }
+}
+
+impl From<SyntaxError> for String {
+    fn from(e: SyntaxError) -> String {
+        e.to_string()
+    }
+}
+
 const EOF: &str = "unexpected end of JSON input";
+
+fn eof(offset: usize) -> SyntaxError {
+    SyntaxError {
+        offset,
+        byte: None,
+        context: String::new(),
+    }
+}
 
 /// Where the scanner is (Go's scanner states, by what they expect next).
 #[derive(Clone, Copy)]
@@ -99,12 +146,16 @@ fn quote_char(c: u8) -> String {
     }
 }
 
-fn invalid(c: u8, context: &str) -> String {
-    format!("invalid character {} {context}", quote_char(c))
+fn invalid(i: usize, c: u8, context: &str) -> SyntaxError {
+    SyntaxError {
+        offset: i,
+        byte: Some(c),
+        context: context.to_string(),
+    }
 }
 
-/// Parses one whole document; `Err` is Go's error text.
-pub fn parse(data: &[u8]) -> Result<Node<'_>, String> {
+/// Parses one whole document as `json.Unmarshal` checks it.
+pub fn parse(data: &[u8]) -> Result<Node<'_>, SyntaxError> {
     let mut p = Parser {
         data,
         stack: Vec::new(),
@@ -121,12 +172,12 @@ pub fn parse(data: &[u8]) -> Result<Node<'_>, String> {
     }
     match (state, p.top) {
         (State::EndTop, Some(node)) => Ok(node),
-        _ => Err(EOF.to_string()),
+        _ => Err(eof(data.len())),
     }
 }
 
 impl<'a> Parser<'a> {
-    fn step(&mut self, state: State, i: usize, c: u8) -> Result<State, String> {
+    fn step(&mut self, state: State, i: usize, c: u8) -> Result<State, SyntaxError> {
         use State::*;
         Ok(match state {
             BeginValueOrEmpty if c == b']' => self.close(i)?,
@@ -138,6 +189,7 @@ impl<'a> Parser<'a> {
                 match c {
                     b'{' => {
                         self.open(
+                            i,
                             c,
                             Frame::Object {
                                 start: i,
@@ -149,6 +201,7 @@ impl<'a> Parser<'a> {
                     }
                     b'[' => {
                         self.open(
+                            i,
                             c,
                             Frame::Array {
                                 start: i,
@@ -164,7 +217,7 @@ impl<'a> Parser<'a> {
                     b't' => Literal("true", 1),
                     b'f' => Literal("false", 1),
                     b'n' => Literal("null", 1),
-                    _ => return Err(invalid(c, "looking for beginning of value")),
+                    _ => return Err(invalid(i, c, "looking for beginning of value")),
                 }
             }
             BeginKeyOrEmpty if c == b'}' => self.close(i)?,
@@ -173,14 +226,14 @@ impl<'a> Parser<'a> {
                     return Ok(state);
                 }
                 if c != b'"' {
-                    return Err(invalid(c, "looking for beginning of object key string"));
+                    return Err(invalid(i, c, "looking for beginning of object key string"));
                 }
                 self.start = i;
                 InString
             }
             EndTop => {
                 if !is_space(c) {
-                    return Err(invalid(c, "after top-level value"));
+                    return Err(invalid(i, c, "after top-level value"));
                 }
                 EndTop
             }
@@ -191,17 +244,17 @@ impl<'a> Parser<'a> {
                     self.string_done(raw)?
                 }
                 b'\\' => InStringEsc,
-                0..=0x1f => return Err(invalid(c, "in string literal")),
+                0..=0x1f => return Err(invalid(i, c, "in string literal")),
                 _ => InString,
             },
             InStringEsc => match c {
                 b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => InString,
                 b'u' => InStringEscU(0),
-                _ => return Err(invalid(c, "in string escape code")),
+                _ => return Err(invalid(i, c, "in string escape code")),
             },
             InStringEscU(n) => {
                 if !c.is_ascii_hexdigit() {
-                    return Err(invalid(c, "in \\u hexadecimal character escape"));
+                    return Err(invalid(i, c, "in \\u hexadecimal character escape"));
                 }
                 if n == 3 {
                     InString
@@ -212,7 +265,7 @@ impl<'a> Parser<'a> {
             Neg => match c {
                 b'0' => Zero,
                 b'1'..=b'9' => Digits,
-                _ => return Err(invalid(c, "in numeric literal")),
+                _ => return Err(invalid(i, c, "in numeric literal")),
             },
             Digits if c.is_ascii_digit() => Digits,
             Digits | Zero => match c {
@@ -222,7 +275,7 @@ impl<'a> Parser<'a> {
             },
             Dot => {
                 if !c.is_ascii_digit() {
-                    return Err(invalid(c, "after decimal point in numeric literal"));
+                    return Err(invalid(i, c, "after decimal point in numeric literal"));
                 }
                 DotDigits
             }
@@ -234,7 +287,7 @@ impl<'a> Parser<'a> {
             Exp if matches!(c, b'+' | b'-') => ExpSign,
             Exp | ExpSign => {
                 if !c.is_ascii_digit() {
-                    return Err(invalid(c, "in exponent of numeric literal"));
+                    return Err(invalid(i, c, "in exponent of numeric literal"));
                 }
                 ExpDigits
             }
@@ -249,6 +302,7 @@ impl<'a> Parser<'a> {
                 let want = word.as_bytes()[matched];
                 if c != want {
                     return Err(invalid(
+                        i,
                         c,
                         &format!("in literal {word} (expecting {})", quote_char(want)),
                     ));
@@ -256,10 +310,9 @@ impl<'a> Parser<'a> {
                 if matched + 1 < word.len() {
                     Literal(word, matched + 1)
                 } else {
-                    let kind = if word == "null" {
-                        Kind::Null
-                    } else {
-                        Kind::Bool
+                    let kind = match word {
+                        "null" => Kind::Null,
+                        w => Kind::Bool(w == "true"),
                     };
                     let raw = &self.data[self.start..=i];
                     self.value_done(Node { kind, raw })?
@@ -268,16 +321,16 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn open(&mut self, c: u8, frame: Frame<'a>) -> Result<(), String> {
+    fn open(&mut self, i: usize, c: u8, frame: Frame<'a>) -> Result<(), SyntaxError> {
         self.stack.push(frame);
         if self.stack.len() > MAX_DEPTH {
-            return Err(invalid(c, "exceeded max depth"));
+            return Err(invalid(i, c, "exceeded max depth"));
         }
         Ok(())
     }
 
     /// `]` or `}` at `i`: the innermost container is complete.
-    fn close(&mut self, i: usize) -> Result<State, String> {
+    fn close(&mut self, i: usize) -> Result<State, SyntaxError> {
         let node = match self.stack.pop() {
             Some(Frame::Array { start, items }) => Node {
                 kind: Kind::Array(items),
@@ -287,13 +340,13 @@ impl<'a> Parser<'a> {
                 kind: Kind::Object(members),
                 raw: &self.data[start..=i],
             },
-            None => return Err(EOF.to_string()),
+            None => return Err(eof(i)),
         };
         self.value_done(node)
     }
 
     /// A complete value: goes to its container (or becomes the document).
-    fn value_done(&mut self, node: Node<'a>) -> Result<State, String> {
+    fn value_done(&mut self, node: Node<'a>) -> Result<State, SyntaxError> {
         match self.stack.last_mut() {
             None => {
                 self.top = Some(node);
@@ -308,7 +361,7 @@ impl<'a> Parser<'a> {
         Ok(State::EndValue)
     }
 
-    fn string_done(&mut self, raw: &'a [u8]) -> Result<State, String> {
+    fn string_done(&mut self, raw: &'a [u8]) -> Result<State, SyntaxError> {
         let text = unquote(raw);
         // A string where an object key is due is the key.
         if let Some(Frame::Object { key, .. }) = self.stack.last_mut()
@@ -324,7 +377,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The byte `c` at `i` ends a number; it is then scanned as what follows a value.
-    fn number_done(&mut self, i: usize, c: u8) -> Result<State, String> {
+    fn number_done(&mut self, i: usize, c: u8) -> Result<State, SyntaxError> {
         let raw = &self.data[self.start..i];
         // The scanner only accepted ASCII digits, signs, `.` and exponents.
         let text = std::str::from_utf8(raw).unwrap_or_default();
@@ -335,7 +388,7 @@ impl<'a> Parser<'a> {
         self.step(state, i, c)
     }
 
-    fn end_value(&mut self, i: usize, c: u8) -> Result<State, String> {
+    fn end_value(&mut self, i: usize, c: u8) -> Result<State, SyntaxError> {
         if is_space(c) {
             return Ok(State::EndValue);
         }
@@ -344,19 +397,19 @@ impl<'a> Parser<'a> {
             Some(Frame::Array { .. }) => match c {
                 b',' => Ok(State::BeginValue),
                 b']' => self.close(i),
-                _ => Err(invalid(c, "after array element")),
+                _ => Err(invalid(i, c, "after array element")),
             },
             Some(Frame::Object { key: Some(_), .. }) => {
                 if c == b':' {
                     Ok(State::BeginValue)
                 } else {
-                    Err(invalid(c, "after object key"))
+                    Err(invalid(i, c, "after object key"))
                 }
             }
             Some(Frame::Object { key: None, .. }) => match c {
                 b',' => Ok(State::BeginKey),
                 b'}' => self.close(i),
-                _ => Err(invalid(c, "after object key:value pair")),
+                _ => Err(invalid(i, c, "after object key:value pair")),
             },
         }
     }
@@ -439,7 +492,7 @@ mod tests {
     use super::*;
 
     fn err(doc: &str) -> String {
-        parse(doc.as_bytes()).unwrap_err()
+        parse(doc.as_bytes()).unwrap_err().to_string()
     }
 
     #[test]
@@ -529,11 +582,11 @@ mod tests {
             assert_eq!(err(doc), want, "{doc:?}");
         }
         assert_eq!(
-            parse(b"\xa0").unwrap_err(),
+            parse(b"\xa0").unwrap_err().to_string(),
             "invalid character '\\u00a0' looking for beginning of value"
         );
         assert_eq!(
-            parse(b"\xff").unwrap_err(),
+            parse(b"\xff").unwrap_err().to_string(),
             "invalid character '\u{ff}' looking for beginning of value"
         );
     }
