@@ -1,8 +1,8 @@
 //! Tekton's step wrapper: waits for the previous step, runs the step's command, and reports to
 //! the controller through post files, `exitCode` and the termination message.
 //!
-//! One module per lifecycle stage; `main.rs` only parses and maps errors to exit codes.
-//! Order of a step: [`args`] (command line) → [`liveness`] (lock held until exit) →
+//! One module per lifecycle stage; `main.rs` only parses flags, [`lifecycle::run`] is the
+//! step's phases in order. A step: [`args`] (command line) → [`liveness`] (lock held until exit) →
 //! [`wait`] (previous step, via [`watch`]) → [`step`] (upstream's `Go()`: substitution, when,
 //! [`run`] with [`pid1`] signal routing and reaping, [`post`] files, [`results`]) →
 //! [`exit`] (exit-code mapping) and [`debug`] breakpoints.
@@ -11,6 +11,7 @@ pub mod args;
 pub mod debug;
 pub mod exit;
 pub mod footprint;
+pub mod lifecycle;
 pub mod liveness;
 pub mod pid1;
 pub mod platform;

@@ -20,7 +20,7 @@ use crate::substitute::{self, Env};
 use crate::wait::{WaitError, Waiter};
 use crate::when::{self, WhenExpression};
 
-/// How `go` ended unsuccessfully (upstream's error types).
+/// How [`execute`] ended unsuccessfully (upstream's error types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     /// `.beforestepexit.err`: the user chose fail-continue before the step.
@@ -145,11 +145,11 @@ fn slog_value(v: &str) -> String {
     }
 }
 
-/// Runs the lifecycle, then appends the collected entries to the termination message (always,
-/// like upstream's deferred write; a failure there is fatal).
-pub fn go(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
+/// Upstream's `Entrypointer.Go()`: runs the lifecycle, then appends the collected entries to
+/// the termination message (always, like upstream's deferred write; a failure there is fatal).
+pub fn execute(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
     let mut output = Vec::new();
-    let result = go_inner(step, engine, &mut output);
+    let result = wait_run_and_report(step, engine, &mut output);
     if let Err(e) = termination::write_message(
         Path::new(&step.cfg.termination_path),
         &output,
@@ -160,15 +160,16 @@ pub fn go(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
     result
 }
 
-fn go_inner(
+/// `Go()` without its deferred termination write: entries for it are pushed to `output`.
+fn wait_run_and_report(
     step: &mut Step,
     engine: &mut dyn Engine,
     output: &mut Vec<RunResult>,
 ) -> Result<(), StepError> {
     let cfg = step.cfg.clone();
-    let smd = cfg.step_metadata_dir.as_str();
+    let metadata_dir = cfg.step_metadata_dir.as_str();
     for sub in ["results", "artifacts"] {
-        gofs::mkdir_all(&gofs::join(&[smd, sub]), 0o777).map_err(StepError::Other)?;
+        gofs::mkdir_all(&gofs::join(&[metadata_dir, sub]), 0o777).map_err(StepError::Other)?;
     }
 
     for file in &cfg.wait_files {
@@ -247,7 +248,7 @@ fn go_inner(
                     "Step was skipped due to when expressions were evaluated to false.",
                 );
                 output.push(internal("Reason", "Skipped"));
-                post::write_outcome(&cfg.post_file, false, smd, Some("0"));
+                post::write_outcome(&cfg.post_file, false, metadata_dir, Some("0"));
                 return Ok(());
             }
         }
@@ -259,7 +260,7 @@ fn go_inner(
         Some(StepError::Cancelled) => {
             golog::slog("INFO", "Step was canceling");
             output.push(internal("Reason", "Cancelled"));
-            post::write_outcome(&cfg.post_file, true, smd, Some("killed"));
+            post::write_outcome(&cfg.post_file, true, metadata_dir, Some("killed"));
         }
         Some(StepError::DeadlineExceeded) => {
             post::write_post_file(&cfg.post_file, true);
@@ -269,9 +270,9 @@ fn go_inner(
         Some(StepError::ChildExit(st)) if cfg.on_error == ON_ERROR_CONTINUE => {
             let code = st.code().to_string();
             output.push(internal("ExitCode", code.clone()));
-            post::write_outcome(&cfg.post_file, false, smd, Some(&code));
+            post::write_outcome(&cfg.post_file, false, metadata_dir, Some(&code));
         }
-        None => post::write_outcome(&cfg.post_file, false, smd, Some("0")),
+        None => post::write_outcome(&cfg.post_file, false, metadata_dir, Some("0")),
         Some(_) => post::write_post_file(&cfg.post_file, true),
     }
 
@@ -287,7 +288,7 @@ fn go_inner(
         )?;
     }
     if cfg.step_results.first().is_some_and(|r| !r.is_empty()) {
-        let dir = gofs::join(&[smd, "results"]);
+        let dir = gofs::join(&[metadata_dir, "results"]);
         collect_results(
             &cfg,
             &dir,
@@ -297,7 +298,7 @@ fn go_inner(
         )?;
     }
     if in_message {
-        let step_path = results::step_artifacts_path(smd);
+        let step_path = results::step_artifacts_path(metadata_dir);
         match results::read_artifact(&step_path, termination::STEP_ARTIFACTS_RESULT) {
             Ok(entry) => output.extend(entry),
             Err(e) => golog::fatal(&format!("Error while handling step artifacts: {e}")),
