@@ -272,6 +272,12 @@ pub fn signal_group(pgid: i32, sig: i32) -> bool {
     unsafe { libc::kill(-pgid, sig) == 0 }
 }
 
+/// Sends `sig` to process `pid`.
+pub fn signal_process(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory arguments.
+    unsafe { libc::kill(pid, sig) };
+}
+
 /// Whether any process is left in group `pgid`.
 pub fn group_alive(pgid: i32) -> bool {
     signal_group(pgid, 0)

@@ -207,85 +207,108 @@ fn cancel_requested(cancel_file: &Path) -> bool {
     std::fs::metadata(cancel_file).is_ok_and(|m| m.len() > 0)
 }
 
+/// Why the supervisor stops the child before it exits by itself.
 #[derive(Clone, Copy)]
-enum KillReason {
+enum StopReason {
     Deadline,
     Cancel,
 }
 
+/// The supervisor's request to stop: `None → Terminating → Killing`, never back.
+#[derive(Clone, Copy)]
+enum Stop {
+    None,
+    /// Timeout or cancel: the group got SIGTERM at `since`; SIGKILL after [`KILL_GRACE`].
+    Terminating {
+        reason: StopReason,
+        since: Instant,
+    },
+    /// The group got SIGKILL too.
+    Killing {
+        reason: StopReason,
+    },
+}
+
+/// The direct child: `Running → Exited` once reaped; then the tee pipes drain.
+#[derive(Clone, Copy)]
+enum Child {
+    Running,
+    Exited { status: ChildStatus, at: Instant },
+}
+
+/// The child's group and the child itself (it may not have joined its group yet).
+fn signal_child(pid: i32, sig: i32) {
+    pid1::signal_group(pid, sig);
+    pid1::signal_process(pid, sig);
+}
+
 fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let watcher = Watcher::process();
-    let mut status: Option<ChildStatus> = None;
-    let mut exited_at: Option<Instant> = None;
-    let mut kill: Option<(KillReason, Instant, bool)> = None;
-    loop {
+    let mut child = Child::Running;
+    let mut stop = Stop::None;
+    let status = loop {
         let now = Instant::now();
-        if status.is_none() && kill.is_none() {
+        if let (Child::Running, Stop::None) = (child, stop) {
             let reason = if opts.deadline.is_some_and(|d| now >= d) {
-                Some(KillReason::Deadline)
+                Some(StopReason::Deadline)
             } else {
                 watcher.watch_parent_of(opts.cancel_file);
-                cancel_requested(opts.cancel_file).then_some(KillReason::Cancel)
+                cancel_requested(opts.cancel_file).then_some(StopReason::Cancel)
             };
-            if let Some(r) = reason {
-                pid1::signal_group(pid, libc::SIGTERM);
-                // SAFETY: kill has no memory arguments.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-                kill = Some((r, now, false));
+            if let Some(reason) = reason {
+                signal_child(pid, libc::SIGTERM);
+                stop = Stop::Terminating { reason, since: now };
             }
         }
-        if let Some((r, since, false)) = kill
+        // Also after the child's exit: what it left running in its group gets SIGKILL too.
+        if let Stop::Terminating { reason, since } = stop
             && now >= since + KILL_GRACE
         {
-            pid1::signal_group(pid, libc::SIGKILL);
-            // SAFETY: kill has no memory arguments.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            kill = Some((r, since, true));
+            signal_child(pid, libc::SIGKILL);
+            stop = Stop::Killing { reason };
         }
         let last_data = tee.as_ref().map(tee::Tee::last_data);
-        if let Some(at) = exited_at {
+        if let Child::Exited { status, at } = child {
             let all_closed = tee.as_ref().is_none_or(tee::Tee::all_finished);
             if all_closed
                 || last_data.is_some_and(|l| now >= l.max(at) + TEE_IDLE_AFTER_EXIT)
                 || now >= at + TEE_DRAIN_MAX
             {
-                break;
+                break status;
             }
         }
 
         // How long we may sleep.
         let mut timeout = watch::SAFETY_POLL;
         let mut limit = |t: Instant| timeout = timeout.min(t.saturating_duration_since(now));
-        if status.is_none() {
-            if kill.is_none() {
-                if let Some(d) = opts.deadline {
-                    limit(d);
+        match child {
+            Child::Running => {
+                match stop {
+                    Stop::None => opts.deadline.into_iter().for_each(&mut limit),
+                    Stop::Terminating { since, .. } => limit(since + KILL_GRACE),
+                    Stop::Killing { .. } => {}
+                }
+                if opts.signals.is_none() {
+                    limit(now + NO_SIGNALFD_POLL);
                 }
             }
-            if let Some((_, since, false)) = kill {
-                limit(since + KILL_GRACE);
+            Child::Exited { at, .. } => {
+                if let Some(l) = last_data {
+                    limit(l.max(at) + TEE_IDLE_AFTER_EXIT);
+                    limit(at + TEE_DRAIN_MAX);
+                }
             }
-            if opts.signals.is_none() {
-                limit(now + NO_SIGNALFD_POLL);
-            }
-        }
-        if let (Some(at), Some(l)) = (exited_at, last_data) {
-            limit(l.max(at) + TEE_IDLE_AFTER_EXIT);
-            limit(at + TEE_DRAIN_MAX);
         }
 
+        let running = matches!(child, Child::Running);
         let sig_fd = opts.signals.map(|s| s.raw_fd());
-        let ino_fd = if status.is_none() {
-            watcher.raw_fd()
-        } else {
-            None
-        };
+        let ino_fd = if running { watcher.raw_fd() } else { None };
         let mut fds: Vec<RawFd> = Vec::with_capacity(4);
         fds.extend(sig_fd);
         fds.extend(ino_fd);
         let ino_index = fds.len();
         // After the exit, the copiers finishing (EOF on every stream) ends the wait at once.
-        if exited_at.is_some() {
+        if !running {
             fds.extend(tee.as_ref().map(tee::Tee::done_fd));
         }
         let ready = watch::poll_readable(&fds, Some(timeout));
@@ -301,28 +324,32 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
             watcher.drain();
         }
 
-        if status.is_none() {
-            status = match opts.signals {
+        if running {
+            let reaped = match opts.signals {
                 Some(_) => pid1::reap(pid),
                 None => reap_one(pid),
             };
-            if status.is_some() {
-                exited_at = Some(Instant::now());
+            if let Some(status) = reaped {
+                child = Child::Exited {
+                    status,
+                    at: Instant::now(),
+                };
             }
         } else if opts.signals.is_some() {
             // Orphans exiting while the tee drains.
             pid1::reap(0);
         }
-    }
+    };
     // Whatever is still buffered right now goes out too (unless the console is stuck).
     let tee_error = tee.and_then(|tee| tee.stop(TEE_IDLE_AFTER_EXIT));
-    match (kill, status) {
-        (Some((KillReason::Deadline, ..)), _) => Err(RunError::DeadlineExceeded),
-        (Some((KillReason::Cancel, ..)), _) => Err(RunError::Cancelled),
+    match stop {
+        Stop::Terminating { reason, .. } | Stop::Killing { reason } => Err(match reason {
+            StopReason::Deadline => RunError::DeadlineExceeded,
+            StopReason::Cancel => RunError::Cancelled,
+        }),
         // Go's `Wait`: a copy error counts only if the command itself succeeded.
-        (None, Some(st)) if st.success() => tee_error.map_or(Ok(()), |e| Err(RunError::Other(e))),
-        (None, Some(st)) => Err(RunError::Exit(st)),
-        (None, None) => Err(RunError::Other("wait: no child processes".to_string())),
+        Stop::None if status.success() => tee_error.map_or(Ok(()), |e| Err(RunError::Other(e))),
+        Stop::None => Err(RunError::Exit(status)),
     }
 }
 
