@@ -21,6 +21,7 @@ pub mod run;
 pub mod step;
 pub mod subcommands;
 pub mod substitute;
+pub mod sys;
 pub mod tee;
 pub mod wait;
 pub mod watch;

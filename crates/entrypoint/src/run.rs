@@ -16,15 +16,19 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gocompat::fs as gofs;
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, FcntlArg, OFlag, fcntl};
+use nix::unistd::{AccessFlags, Pid, faccessat, pipe2, read, setpgid, write};
 
 use crate::pid1::{self, ChildStatus, Signals};
 use crate::substitute::Env;
+use crate::sys;
 use crate::tee;
 use crate::watch::{self, Watcher};
 
@@ -38,8 +42,6 @@ pub const TEE_DRAIN_MAX: Duration = Duration::from_secs(2);
 const NO_SIGNALFD_POLL: Duration = Duration::from_millis(10);
 /// The uid/gid map of a hermetic child: everything, identity.
 const HERMETIC_ID_MAP: &str = "0 0 4294967295\n";
-/// Exit status of a forked child whose exec failed (never observed by callers).
-const EXEC_FAILED_STATUS: i32 = 127;
 
 /// Why `run` did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,18 +116,10 @@ fn is_executable(path: &str) -> bool {
     if meta.is_dir() || meta.mode() & 0o111 == 0 {
         return false;
     }
-    let Ok(c) = CString::new(path) else {
-        return false;
-    };
-    // SAFETY: valid C string.
-    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
-    if r == 0 {
-        return true;
+    match faccessat(AT_FDCWD, path, AccessFlags::X_OK, AtFlags::AT_EACCESS) {
+        Ok(()) => true,
+        Err(e) => matches!(e, Errno::ENOSYS | Errno::EPERM),
     }
-    matches!(
-        std::io::Error::last_os_error().raw_os_error(),
-        Some(libc::ENOSYS) | Some(libc::EPERM)
-    )
 }
 
 /// Opens a tee file like upstream's `newStdLogWriter`.
@@ -181,7 +175,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
     for (slot, file) in tee_files.into_iter().enumerate() {
         if let Some((file, path)) = file {
             let (r, w) = pipe().map_err(RunError::Other)?;
-            set_nonblocking(r.as_raw_fd());
+            set_nonblocking(&r);
             pipes[slot] = Some(w);
             streams.push(tee::Stream {
                 pipe: r,
@@ -311,7 +305,7 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
         if !running {
             fds.extend(tee.as_ref().map(tee::Tee::done_fd));
         }
-        let ready = watch::poll_readable(&fds, Some(timeout));
+        let ready = sys::poll_readable(&fds, Some(timeout));
 
         if let (Some(s), Some(true)) = (opts.signals, sig_fd.map(|_| ready[0])) {
             for sig in s.read_pending() {
@@ -354,51 +348,21 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
 }
 
 fn reap_one(pid: i32) -> Option<ChildStatus> {
-    let mut status = 0;
-    // SAFETY: waitpid with a valid out pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-    if r != pid {
-        return None;
-    }
-    if libc::WIFEXITED(status) {
-        Some(ChildStatus::Exited(libc::WEXITSTATUS(status)))
-    } else if libc::WIFSIGNALED(status) {
-        Some(ChildStatus::Signaled(libc::WTERMSIG(status)))
-    } else {
-        None
+    match sys::waitpid(pid, false) {
+        Ok(Some((p, status))) if p == pid => ChildStatus::from_raw(status),
+        _ => None,
     }
 }
 
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a 2-element array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!(
-            "pipe: {}",
-            gofs::io_error_text(&std::io::Error::last_os_error())
-        ));
+    pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {}", gofs::errno_text(e as i32)))
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
     }
-    // SAFETY: both fds were just created.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: fcntl on a valid fd.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-}
-
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Everything the forked child touches, prepared before the fork (no allocation after it).
-struct ExecPlan {
-    path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
 }
 
 /// Starts the child; returns its pid. Errors are Go's `fork/exec <path>: <errno>` text.
@@ -410,108 +374,59 @@ fn spawn(
     hermetic: bool,
 ) -> Result<i32, String> {
     let start_err = |errno: i32| format!("fork/exec {path}: {}", gofs::errno_text(errno));
-    let plan = ExecPlan {
-        path: CString::new(path).map_err(|_| start_err(libc::EINVAL))?,
-        argv: command
+    let exec = sys::PreparedExec::new(
+        CString::new(path).map_err(|_| start_err(libc::EINVAL))?,
+        command
             .iter()
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<_, _>>()
             .map_err(|_| start_err(libc::EINVAL))?,
-        envp: env
-            .iter()
+        env.iter()
             .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
             .collect(),
-    };
-    let mut argv_ptrs: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
+    );
 
     let devnull = File::open("/dev/null").map_err(|e| gofs::path_error("open", "/dev/null", &e))?;
     let (err_r, err_w) = pipe()?;
     let sync = if hermetic { Some(pipe()?) } else { None };
-    let out_w = pipes[0].as_ref().map(|f| f.as_raw_fd());
-    let err_w_tee = pipes[1].as_ref().map(|f| f.as_raw_fd());
-
-    // SAFETY: fork/clone; the child only makes async-signal-safe syscalls on data prepared
-    // above and then execs or _exits.
-    let pid = unsafe {
-        if hermetic {
-            let flags = libc::CLONE_NEWNS
-                | libc::CLONE_NEWPID
-                | libc::CLONE_NEWNET
-                | libc::CLONE_NEWUSER
-                | libc::SIGCHLD;
-            libc::syscall(
-                libc::SYS_clone,
-                flags as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            ) as i32
-        } else {
-            libc::fork()
-        }
+    let fds = sys::ChildFds {
+        stdin: devnull.as_raw_fd(),
+        outputs: [0, 1].map(|i| pipes[i].as_ref().map(|f| f.as_raw_fd())),
+        exec_error: err_w.as_raw_fd(),
+        wait_for_parent: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
     };
-    if pid < 0 {
-        let errno = last_errno();
+    let pid = sys::fork_exec(&exec, &fds, hermetic).map_err(|errno| {
         if hermetic {
             golog::log(&format!(
                 "hermetic step: cannot create user/pid/net/mount namespaces: {}",
-                gofs::errno_text(errno)
+                gofs::errno_text(errno as i32)
             ));
         }
-        return Err(start_err(errno));
-    }
-    if pid == 0 {
-        // SAFETY: in the child; see above.
-        unsafe {
-            child_after_fork(
-                &plan,
-                argv_ptrs.as_ptr(),
-                envp_ptrs.as_ptr(),
-                devnull.as_raw_fd(),
-                [out_w, err_w_tee],
-                err_w.as_raw_fd(),
-                sync.as_ref().map(|(r, _)| r.as_raw_fd()),
-            )
-        }
-    }
-    // SAFETY: setpgid has no memory arguments; racing the child's own call is harmless.
-    unsafe { libc::setpgid(pid, pid) };
+        start_err(errno as i32)
+    })?;
+    // Racing the child's own call is harmless.
+    let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
     if let Some((_, sync_w)) = &sync {
         if let Err(e) = write_id_maps(pid) {
             golog::log(&format!(
                 "hermetic step: cannot create user/pid/net/mount namespaces: {e}"
             ));
-            // SAFETY: killing our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            pid1::signal_process(pid, libc::SIGKILL);
             pid1::wait_for(pid);
             return Err(start_err(libc::EPERM));
         }
-        // SAFETY: one byte from a static buffer.
-        unsafe { libc::write(sync_w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        let _ = write(sync_w, b"x");
     }
     drop(err_w);
     drop(sync);
     let mut errno_buf = [0u8; 4];
     let mut got = 0;
     while got < 4 {
-        // SAFETY: reading into the remaining part of a local buffer.
-        let n = unsafe {
-            libc::read(
-                err_r.as_raw_fd(),
-                errno_buf[got..].as_mut_ptr().cast(),
-                4 - got,
-            )
-        };
-        if n > 0 {
-            got += n as usize;
-        } else if n < 0 && last_errno() == libc::EINTR {
-            continue;
-        } else {
-            break;
+        match read(&err_r, &mut errno_buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
         }
     }
     if got == 4 {
@@ -527,63 +442,6 @@ fn write_id_maps(pid: i32) -> Result<(), String> {
         std::fs::write(&p, HERMETIC_ID_MAP).map_err(|e| gofs::path_error("write", &p, &e))?;
     }
     Ok(())
-}
-
-/// The forked child: wait for the id maps (hermetic), join its own process group, set up
-/// stdio, restore signal defaults, exec. Reports exec failure's errno through `err_w`.
-unsafe fn child_after_fork(
-    plan: &ExecPlan,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-    devnull: RawFd,
-    outputs: [Option<RawFd>; 2],
-    err_w: RawFd,
-    sync_r: Option<RawFd>,
-) -> ! {
-    // SAFETY: async-signal-safe syscalls only.
-    unsafe {
-        if let Some(fd) = sync_r {
-            let mut b = 0u8;
-            if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
-                libc::_exit(EXEC_FAILED_STATUS);
-            }
-        }
-        libc::setpgid(0, 0);
-        dup_onto(devnull, 0);
-        for (target, src) in [(1, outputs[0]), (2, outputs[1])] {
-            if let Some(src) = src {
-                dup_onto(src, target);
-            }
-        }
-        // Exec keeps ignored dispositions (Rust ignores SIGPIPE; a parent may have ignored
-        // SIGINT/SIGHUP). Like Go's runtime, which had handlers on every signal, the command
-        // starts with all signals at their default action.
-        for sig in 1..=libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        libc::execve(plan.path.as_ptr(), argv, envp);
-        let errno = *libc::__errno_location();
-        let bytes = errno.to_ne_bytes();
-        libc::write(err_w, bytes.as_ptr().cast(), 4);
-        libc::_exit(EXEC_FAILED_STATUS)
-    }
-}
-
-/// `dup2` that also works when `src == target` (clears close-on-exec instead).
-unsafe fn dup_onto(src: RawFd, target: RawFd) {
-    // SAFETY: fd syscalls only.
-    unsafe {
-        if src == target {
-            libc::fcntl(target, libc::F_SETFD, 0);
-        } else {
-            libc::dup2(src, target);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::watch;
+use nix::errno::Errno;
+
+use crate::sys;
 
 /// Reads per stream once asked to stop: what is buffered now goes out, an endless writer
 /// cannot keep the copier alive.
@@ -118,7 +120,7 @@ impl Tee {
             if now >= deadline {
                 break;
             }
-            watch::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
+            sys::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
         }
         self.error()
     }
@@ -147,7 +149,7 @@ impl Copier {
         let mut buf = vec![0u8; 32 * 1024];
         let fds = [self.stream.pipe.as_raw_fd(), self.stop.as_raw_fd()];
         loop {
-            let ready = watch::poll_readable(&fds, None);
+            let ready = sys::poll_readable(&fds, None);
             if ready[1] {
                 for _ in 0..MAX_READS_AFTER_STOP {
                     match self.read(&mut buf) {
@@ -171,21 +173,11 @@ impl Copier {
     }
 
     fn read(&self, buf: &mut [u8]) -> Read {
-        // SAFETY: reading into a buffer of the given length.
-        let n = unsafe {
-            libc::read(
-                self.stream.pipe.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        match n {
-            0 => Read::Closed,
-            n if n > 0 => Read::Data(n as usize),
-            _ => match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EAGAIN | libc::EINTR) => Read::Nothing,
-                _ => Read::Closed,
-            },
+        match nix::unistd::read(&self.stream.pipe, buf) {
+            Ok(0) => Read::Closed,
+            Ok(n) => Read::Data(n),
+            Err(Errno::EAGAIN | Errno::EINTR) => Read::Nothing,
+            Err(_) => Read::Closed,
         }
     }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::liveness;
 use crate::pid1::Signals;
+use crate::sys;
 use crate::watch::{self, Watcher};
 
 /// Why a wait ended without the file.
@@ -102,7 +103,7 @@ impl<'a> Waiter<'a> {
             let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
             fds.extend(lock_fd);
             crate::footprint::release_text_pages();
-            let ready = watch::poll_readable(&fds, Some(watch::SAFETY_POLL));
+            let ready = sys::poll_readable(&fds, Some(watch::SAFETY_POLL));
             for (fd, r) in fds.iter().zip(ready) {
                 if !r {
                     continue;
@@ -142,7 +143,7 @@ impl Waiter<'_> {
             let sig_fd = self.signals.map(|s| s.raw_fd());
             fds.extend(sig_fd);
             fds.extend(watcher.raw_fd());
-            let ready = watch::poll_readable(&fds, Some(deadline - now));
+            let ready = sys::poll_readable(&fds, Some(deadline - now));
             if let (Some(s), Some(true)) = (self.signals, sig_fd.map(|_| ready[0])) {
                 s.handle_while_idle();
             }
