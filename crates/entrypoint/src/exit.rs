@@ -1,10 +1,11 @@
-//! From `go()`'s outcome to the process exit (spec §3.8).
+//! From the step's outcome ([`crate::step::execute`]) to the process exit (spec §3.8).
 
 use crate::args::ON_ERROR_CONTINUE;
 use crate::step::StepError;
 
 /// What the process does after the step's lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default: exit 0 at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExitDecision {
     /// Run the on-failure breakpoint first (it exits by itself when the flag is set).
     pub breakpoint_check: bool,
@@ -16,7 +17,7 @@ pub struct ExitDecision {
 /// Exit code of a cancelled step: Go's `int(syscall.SIGKILL)`.
 pub const CANCELLED_EXIT: i32 = 9;
 
-/// The exit for `go()`'s outcome (upstream's `main` after `e.Go()`).
+/// The exit for the step's outcome (upstream's `main` after `e.Go()`).
 pub fn decide(result: &Result<(), StepError>, on_error: &str) -> ExitDecision {
     let simple = |log: &str, code| ExitDecision {
         breakpoint_check: false,
@@ -24,11 +25,7 @@ pub fn decide(result: &Result<(), StepError>, on_error: &str) -> ExitDecision {
         code,
     };
     let Err(err) = result else {
-        return ExitDecision {
-            breakpoint_check: false,
-            log: None,
-            code: 0,
-        };
+        return ExitDecision::default();
     };
     match err {
         StepError::DebugBeforeStep => simple(

@@ -239,11 +239,6 @@ pub fn signal_process(pid: i32, sig: i32) {
     sys::kill(pid, sig);
 }
 
-/// Whether any process is left in group `pgid`.
-pub fn group_alive(pgid: i32) -> bool {
-    signal_group(pgid, 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,9 +167,9 @@ mod tests {
     #[test]
     fn exit_code_is_written_whole_with_upstreams_mode() {
         let d = tempfile::tempdir().unwrap();
-        let smd = d.path().join("status").to_string_lossy().into_owned();
-        try_write_exit_code(&smd, "1").unwrap();
-        try_write_exit_code(&smd, "-1").unwrap();
+        let metadata_dir = d.path().join("status").to_string_lossy().into_owned();
+        try_write_exit_code(&metadata_dir, "1").unwrap();
+        try_write_exit_code(&metadata_dir, "-1").unwrap();
         let f = d.path().join("status/exitCode");
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "-1");
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;

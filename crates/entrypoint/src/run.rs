@@ -68,15 +68,20 @@ pub struct RunOptions<'a> {
     pub signals: Option<&'a Signals>,
 }
 
+/// The value of `key` in `env` (the last one, like Go's `exec.Cmd`).
+fn env_value<'a>(env: &'a Env, key: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Whether the environment asks for a network-less child (upstream's rule).
 pub fn hermetic_requested(env: &Env) -> bool {
-    let get = |k: &str| {
-        env.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    get("TEKTON_RESOURCE_NAME").unwrap_or("").is_empty() && get("TEKTON_HERMETIC") == Some("1")
+    env_value(env, "TEKTON_RESOURCE_NAME")
+        .unwrap_or("")
+        .is_empty()
+        && env_value(env, "TEKTON_HERMETIC") == Some("1")
 }
 
 /// Go's `exec.LookPath` as used by `exec.Command`: names with a `/` are used as is.
@@ -84,12 +89,7 @@ pub fn look_path(name: &str, env: &Env) -> Result<String, String> {
     if name.contains('/') {
         return Ok(name.to_string());
     }
-    let path_var = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let path_var = env_value(env, "PATH").unwrap_or("");
     for dir in path_var.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = gofs::join(&[dir, name]);

@@ -91,29 +91,26 @@ pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
 /// Exit status of a forked child whose exec failed (never observed by callers).
 const EXEC_FAILED_STATUS: i32 = 127;
 
-/// Everything the forked child touches, prepared before the fork (no allocation after it).
+/// Everything the forked child touches, prepared before the fork (no allocation after it):
+/// NULL-terminated pointer arrays into the strings it keeps.
 pub struct PreparedExec {
     path: CString,
-    _strings: Vec<CString>,
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
+    _strings: [Vec<CString>; 2],
 }
 
 impl PreparedExec {
     pub fn new(path: CString, argv: Vec<CString>, envp: Vec<CString>) -> Self {
         let pointers = |v: &[CString]| {
-            let mut p: Vec<*const libc::c_char> = v.iter().map(|a| a.as_ptr()).collect();
-            p.push(std::ptr::null());
-            p
+            let nul = std::iter::once(std::ptr::null());
+            v.iter().map(|a| a.as_ptr()).chain(nul).collect()
         };
-        let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&envp));
-        let mut strings = argv;
-        strings.extend(envp);
         PreparedExec {
             path,
-            _strings: strings,
-            argv: argv_ptrs,
-            envp: envp_ptrs,
+            argv: pointers(&argv),
+            envp: pointers(&envp),
+            _strings: [argv, envp],
         }
     }
 }

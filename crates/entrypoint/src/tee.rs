@@ -9,7 +9,7 @@
 //! `exec.Cmd`'s copy goroutine: the chunk still reaches the console (upstream writes it there
 //! first), then the pipe's read end is closed, so the command's next write to it gets `EPIPE`
 //! (or `SIGPIPE`), and the first such error (`write <path>: <errno>`) is kept for the step's
-//! outcome ([`Tee::error`]): Go's `Wait` reports it when the command itself exited 0.
+//! outcome ([`Tee::stop`]): Go's `Wait` reports it when the command itself exited 0.
 
 use std::fs::File;
 use std::io::Write;
@@ -99,11 +99,6 @@ impl Tee {
         self.finished.iter().all(|f| f.load(Ordering::Acquire))
     }
 
-    /// The first file write that failed (and ended its stream's copy).
-    pub fn error(&self) -> Option<String> {
-        self.error.lock().ok().and_then(|e| e.clone())
-    }
-
     /// When a chunk was last copied (the start if none was).
     pub fn last_data(&self) -> Instant {
         self.started + Duration::from_nanos(self.last_data.load(Ordering::Acquire))
@@ -111,7 +106,7 @@ impl Tee {
 
     /// Asks every copier to copy what is buffered now and end, and waits for that up to `wait`
     /// (a copier stuck on a console nobody reads is left behind; process exit ends it).
-    /// Returns the first file write error ([`Tee::error`]).
+    /// Returns the first file write that failed (and ended its stream's copy).
     pub fn stop(mut self, wait: Duration) -> Option<String> {
         self.stops.clear();
         let deadline = Instant::now() + wait;
@@ -122,7 +117,7 @@ impl Tee {
             }
             sys::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
         }
-        self.error()
+        self.error.lock().ok().and_then(|e| e.clone())
     }
 }
 

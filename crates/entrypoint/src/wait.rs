@@ -72,18 +72,16 @@ impl<'a> Waiter<'a> {
                     )));
                 }
             }
-            if std::fs::metadata(&err_file).is_ok() {
+            let failed = if std::fs::metadata(&err_file).is_ok() {
+                Some(WaitError::Skip)
+            } else {
+                predecessor_gone.then_some(WaitError::PredecessorGone)
+            };
+            if let Some(e) = failed {
                 return if breakpoint_on_failure {
                     Ok(())
                 } else {
-                    Err(WaitError::Skip)
-                };
-            }
-            if predecessor_gone {
-                return if breakpoint_on_failure {
-                    Ok(())
-                } else {
-                    Err(WaitError::PredecessorGone)
+                    Err(e)
                 };
             }
             if watch_predecessor && lock_waiter.is_none() && !lock_refused && lock_file.exists() {
@@ -162,11 +160,11 @@ mod tests {
     fn wait_in_thread(
         file: String,
         content: bool,
-        bpof: bool,
+        breakpoint_on_failure: bool,
     ) -> mpsc::Receiver<Result<(), WaitError>> {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            let _ = tx.send(Waiter::new(None).wait(&file, content, bpof, true));
+            let _ = tx.send(Waiter::new(None).wait(&file, content, breakpoint_on_failure, true));
         });
         rx
     }

@@ -33,12 +33,6 @@ pub struct Watcher {
     fd: Option<Inotify>,
 }
 
-impl Default for Watcher {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 static PROCESS: std::sync::OnceLock<Watcher> = std::sync::OnceLock::new();
 
 impl Watcher {
@@ -50,7 +44,7 @@ impl Watcher {
         PROCESS.get_or_init(Watcher::new)
     }
 
-    pub fn new() -> Self {
+    fn new() -> Self {
         Watcher {
             fd: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
         }
