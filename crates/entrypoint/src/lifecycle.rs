@@ -38,14 +38,14 @@ pub fn run(cfg: Config, command_args: Vec<String>, creds: Credentials, layout: L
         stderr_path: cfg.stderr_path.clone(),
         cancel_file: layout.cancel_file(),
     };
-    let mut the_step = Step {
+    let the_step = &mut Step {
         cfg: cfg.clone(),
         layout,
         command,
         when: when_exprs,
         env,
     };
-    let result = step::execute(&mut the_step, &mut engine);
+    let result = step::execute(the_step, &mut engine);
     finish(&cfg, &result, signals.as_ref())
 }
 

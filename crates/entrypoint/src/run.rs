@@ -43,7 +43,7 @@ const NO_SIGNALFD_POLL: Duration = Duration::from_millis(10);
 /// The uid/gid map of a hermetic child: everything, identity.
 const HERMETIC_ID_MAP: &str = "0 0 4294967295\n";
 
-/// Why `run` did not succeed.
+/// Why [`run_command`] did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunError {
     /// The timeout expired (Go: `context deadline exceeded`).
@@ -56,7 +56,7 @@ pub enum RunError {
     Other(String),
 }
 
-/// Everything `run` needs besides the command.
+/// Everything [`run_command`] needs besides the command.
 pub struct RunOptions<'a> {
     pub stdout_path: &'a str,
     pub stderr_path: &'a str,
@@ -124,11 +124,9 @@ fn is_executable(path: &str) -> bool {
 
 /// Opens a tee file like upstream's `newStdLogWriter`.
 fn open_tee_file(path: &str) -> Result<File, String> {
-    let parent = gofs::join(&[path, ".."]);
-    let parent = if path.contains('/') {
-        parent
-    } else {
-        ".".to_string()
+    let parent = match path.contains('/') {
+        true => gofs::join(&[path, ".."]),
+        false => ".".to_string(),
     };
     gofs::mkdir_all(&parent, 0o777).map_err(|e| format!("error creating parent directory: {e}"))?;
     std::fs::OpenOptions::new()
@@ -145,7 +143,7 @@ fn open_tee_file(path: &str) -> Result<File, String> {
 }
 
 /// Runs `command` (non-empty) to completion.
-pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
+pub fn run_command(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let Some(name) = command.first() else {
         return Ok(());
     };
@@ -185,7 +183,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
             });
         }
     }
-    // Copier threads start before the fork (whose child only runs the prepared exec plan); if
+    // Copier threads start before the fork (whose child only runs the prepared exec); if
     // the spawn fails, dropping the write ends gives them EOF.
     let tee = if streams.is_empty() {
         None
@@ -481,23 +479,23 @@ mod tests {
     #[test]
     fn exit_codes() {
         let c = Path::new("/nonexistent/cancel");
-        assert_eq!(run(&cmd(&["true"]), &env(), &opts(c)), Ok(()));
+        assert_eq!(run_command(&cmd(&["true"]), &env(), &opts(c)), Ok(()));
         assert_eq!(
-            run(&cmd(&["sh", "-c", "exit 3"]), &env(), &opts(c)),
+            run_command(&cmd(&["sh", "-c", "exit 3"]), &env(), &opts(c)),
             Err(RunError::Exit(ChildStatus::Exited(3)))
         );
         assert_eq!(
-            run(&cmd(&["sh", "-c", "kill -9 $$"]), &env(), &opts(c)),
+            run_command(&cmd(&["sh", "-c", "kill -9 $$"]), &env(), &opts(c)),
             Err(RunError::Exit(ChildStatus::Signaled(9)))
         );
-        assert_eq!(run(&[], &env(), &opts(c)), Ok(()));
+        assert_eq!(run_command(&[], &env(), &opts(c)), Ok(()));
     }
 
     #[test]
     fn start_failures() {
         let c = Path::new("/nonexistent/cancel");
         assert_eq!(
-            run(&cmd(&["/nonexistent/x"]), &env(), &opts(c)),
+            run_command(&cmd(&["/nonexistent/x"]), &env(), &opts(c)),
             Err(RunError::Other(
                 "fork/exec /nonexistent/x: no such file or directory".into()
             ))
@@ -509,7 +507,7 @@ mod tests {
             .unwrap();
         let s = script.to_string_lossy().into_owned();
         assert_eq!(
-            run(&cmd(&[&s]), &env(), &opts(c)),
+            run_command(&cmd(&[&s]), &env(), &opts(c)),
             Err(RunError::Other(format!("fork/exec {s}: exec format error")))
         );
     }
@@ -523,7 +521,7 @@ mod tests {
         o.stdout_path = &log;
         o.deadline = Some(Instant::now() + Duration::from_millis(200));
         let started = Instant::now();
-        let r = run(
+        let r = run_command(
             &cmd(&["sh", "-c", "echo hello; sleep 30 & sleep 30"]),
             &env(),
             &o,
@@ -543,7 +541,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(200));
             std::fs::write(&c2, "CANCEL").unwrap();
         });
-        let r = run(&cmd(&["sleep", "30"]), &env(), &opts(&c));
+        let r = run_command(&cmd(&["sleep", "30"]), &env(), &opts(&c));
         writer.join().unwrap();
         assert_eq!(r, Err(RunError::Cancelled));
     }
@@ -556,7 +554,7 @@ mod tests {
         let mut o = opts(&c);
         o.stdout_path = &log;
         o.stderr_path = &log;
-        let r = run(
+        let r = run_command(
             &cmd(&["sh", "-c", "echo hello world; echo hello world >&2"]),
             &env(),
             &o,
@@ -573,7 +571,7 @@ mod tests {
         let mut o = opts(&c);
         o.stdout_path = &log;
         let started = Instant::now();
-        let r = run(&cmd(&["sh", "-c", "sleep 3 & echo done"]), &env(), &o);
+        let r = run_command(&cmd(&["sh", "-c", "sleep 3 & echo done"]), &env(), &o);
         assert_eq!(r, Ok(()));
         assert!(started.elapsed() < Duration::from_secs(20));
     }
@@ -583,7 +581,7 @@ mod tests {
         let c = Path::new("/nonexistent/cancel");
         let mut o = opts(c);
         o.stdout_path = "/proc/nope/x";
-        match run(&cmd(&["true"]), &env(), &o) {
+        match run_command(&cmd(&["true"]), &env(), &o) {
             Err(RunError::Other(m)) => assert!(m.starts_with("error "), "{m}"),
             other => panic!("{other:?}"),
         }

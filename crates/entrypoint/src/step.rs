@@ -62,7 +62,7 @@ pub trait Engine {
         breakpoint_on_failure: bool,
         watch_predecessor: bool,
     ) -> Result<(), WaitError>;
-    fn run(
+    fn run_command(
         &mut self,
         command: &[String],
         env: &Env,
@@ -94,7 +94,7 @@ impl Engine for ProcessEngine<'_> {
         )
     }
 
-    fn run(
+    fn run_command(
         &mut self,
         command: &[String],
         env: &Env,
@@ -108,7 +108,7 @@ impl Engine for ProcessEngine<'_> {
             cancel_file: &self.cancel_file,
             signals: self.signals,
         };
-        run::run(command, env, &opts)
+        run::run_command(command, env, &opts)
     }
 }
 
@@ -233,7 +233,7 @@ fn wait_run_and_report(
         match when::allow_exec(&step.when) {
             Err(e) => err = Some(StepError::Other(e)),
             Ok(true) => {
-                if let Err(e) = engine.run(&step.command, &step.env, deadline) {
+                if let Err(e) = engine.run_command(&step.command, &step.env, deadline) {
                     err = Some(match e {
                         RunError::DeadlineExceeded => StepError::DeadlineExceeded,
                         RunError::Cancelled => StepError::Cancelled,

@@ -121,9 +121,7 @@ impl<'a> Waiter<'a> {
             }
         }
     }
-}
 
-impl Waiter<'_> {
     /// After `file` appeared: gives a writer that created it empty (`echo 1 > f` is create,
     /// then write) up to `limit` to put content in it. Upstream only looked again a poll
     /// period later, so its readers practically always saw the content.

@@ -31,7 +31,7 @@ impl Engine for FakeEngine {
         }
         self.waits.pop_front().unwrap_or(Ok(()))
     }
-    fn run(
+    fn run_command(
         &mut self,
         command: &[String],
         _: &Env,
