@@ -5,7 +5,8 @@
 //! step's phases in order. A step: [`args`] (command line) → [`liveness`] (lock held until exit) →
 //! [`wait`] (previous step, via [`watch`]) → [`step`] (upstream's `Go()`: substitution, when,
 //! [`run`] with [`pid1`] signal routing and reaping, [`post`] files, [`results`]) →
-//! [`exit`] (exit-code mapping) and [`debug`] breakpoints.
+//! [`exit`] (exit-code mapping) and [`debug`] breakpoints. Syscalls go through nix, or [`sys`]
+//! (the crate's only `unsafe`).
 
 pub mod args;
 pub mod debug;
