@@ -7,7 +7,7 @@ use std::time::Duration;
 use gocompat::files;
 
 use crate::pid1::Signals;
-use crate::wait::{WaitError, Waiter};
+use crate::wait::{WaitError, WaitRules, Waiter};
 
 /// `<post_file>.breakpointexit`: written by `debug-continue` / `debug-fail-continue`.
 pub const BREAKPOINT_EXIT_SUFFIX: &str = ".breakpointexit";
@@ -39,7 +39,7 @@ pub fn wait_on_failure(post_file: &str, signals: Option<&Signals>) -> ! {
     golog::log(ON_FAILURE_MESSAGE);
     let file = format!("{post_file}{BREAKPOINT_EXIT_SUFFIX}");
     let waiter = Waiter::new(signals);
-    if let Err(e) = waiter.wait(&file, false, false, false) {
+    if let Err(e) = waiter.wait(&file, WaitRules::default()) {
         let text = match e {
             WaitError::Failed(m) => m,
             _ => "error file present, bail and skip the step".to_string(),

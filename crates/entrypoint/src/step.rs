@@ -17,7 +17,7 @@ use crate::post;
 use crate::results;
 use crate::run::{self, RunError, RunOptions};
 use crate::substitute::{self, Env};
-use crate::wait::{WaitError, Waiter};
+use crate::wait::{WaitError, WaitRules, Waiter};
 use crate::when::{self, WhenExpression};
 
 /// How [`execute`] ended unsuccessfully (upstream's error types).
@@ -55,13 +55,7 @@ impl std::fmt::Display for StepError {
 
 /// Waiting and running: the side effects that need time and processes.
 pub trait Engine {
-    fn wait(
-        &mut self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError>;
+    fn wait(&mut self, file: &str, rules: WaitRules) -> Result<(), WaitError>;
     fn run_command(
         &mut self,
         command: &[String],
@@ -79,19 +73,8 @@ pub struct ProcessEngine<'a> {
 }
 
 impl Engine for ProcessEngine<'_> {
-    fn wait(
-        &mut self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError> {
-        Waiter::new(self.signals).wait(
-            file,
-            expect_content,
-            breakpoint_on_failure,
-            watch_predecessor,
-        )
+    fn wait(&mut self, file: &str, rules: WaitRules) -> Result<(), WaitError> {
+        Waiter::new(self.signals).wait(file, rules)
     }
 
     fn run_command(
@@ -172,8 +155,13 @@ fn wait_run_and_report(
         gofs::mkdir_all(&gofs::join(&[metadata_dir, sub]), 0o777).map_err(StepError::Other)?;
     }
 
+    let predecessor = WaitRules {
+        expect_content: cfg.wait_file_content,
+        breakpoint_on_failure: cfg.breakpoint_on_failure,
+        watch_predecessor: true,
+    };
     for file in &cfg.wait_files {
-        if let Err(e) = engine.wait(file, cfg.wait_file_content, cfg.breakpoint_on_failure, true) {
+        if let Err(e) = engine.wait(file, predecessor) {
             if !cfg.breakpoint_on_failure {
                 post::write_post_file(&cfg.post_file, true);
             }
@@ -199,7 +187,7 @@ fn wait_run_and_report(
     if cfg.debug_before_step {
         golog::log(debug::BEFORE_STEP_MESSAGE);
         let file = format!("{}{}", cfg.post_file, debug::BEFORE_STEP_SUFFIX);
-        if engine.wait(&file, false, false, false).is_err() {
+        if engine.wait(&file, WaitRules::default()).is_err() {
             golog::log(&format!(
                 "error occurred while waiting for {file} : {}",
                 debug::BEFORE_STEP_ERROR

@@ -28,6 +28,17 @@ pub enum WaitError {
     Failed(String),
 }
 
+/// How a wait reads the file and its neighbours; the default is a debug script's file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitRules {
+    /// `-wait_file_content`: an empty file does not count yet.
+    pub expect_content: bool,
+    /// `-breakpoint_on_failure`: `<file>.err` or a dead predecessor ends the wait successfully.
+    pub breakpoint_on_failure: bool,
+    /// Watch the predecessor's liveness lock (a step's wait files).
+    pub watch_predecessor: bool,
+}
+
 /// Waits on files, routing signals that arrive meanwhile.
 pub struct Waiter<'a> {
     signals: Option<&'a Signals>,
@@ -38,15 +49,13 @@ impl<'a> Waiter<'a> {
         Waiter { signals }
     }
 
-    /// Blocks until `file` is ready (see module docs). `watch_predecessor` enables the liveness
-    /// check for step wait files.
-    pub fn wait(
-        &self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError> {
+    /// Blocks until `file` is ready (see module docs).
+    pub fn wait(&self, file: &str, rules: WaitRules) -> Result<(), WaitError> {
+        let WaitRules {
+            expect_content,
+            breakpoint_on_failure,
+            watch_predecessor,
+        } = rules;
         if file.is_empty() {
             return Ok(());
         }
@@ -155,6 +164,14 @@ mod tests {
     use std::thread;
     use std::time::Duration;
 
+    fn step_wait(expect_content: bool, breakpoint_on_failure: bool) -> WaitRules {
+        WaitRules {
+            expect_content,
+            breakpoint_on_failure,
+            watch_predecessor: true,
+        }
+    }
+
     fn wait_in_thread(
         file: String,
         content: bool,
@@ -162,7 +179,8 @@ mod tests {
     ) -> mpsc::Receiver<Result<(), WaitError>> {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            let _ = tx.send(Waiter::new(None).wait(&file, content, breakpoint_on_failure, true));
+            let _ =
+                tx.send(Waiter::new(None).wait(&file, step_wait(content, breakpoint_on_failure)));
         });
         rx
     }
@@ -189,7 +207,7 @@ mod tests {
 
     #[test]
     fn empty_path_returns_at_once() {
-        assert_eq!(Waiter::new(None).wait("", true, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait("", step_wait(true, false)), Ok(()));
     }
 
     #[test]
@@ -198,7 +216,7 @@ mod tests {
         let f = d.path().join("out");
         std::fs::write(&f, "").unwrap();
         let f = f.to_string_lossy().into_owned();
-        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, false)), Ok(()));
     }
 
     #[test]
@@ -249,10 +267,10 @@ mod tests {
         std::fs::write(d.path().join("out.err"), "").unwrap();
         let f = f.to_string_lossy().into_owned();
         assert_eq!(
-            Waiter::new(None).wait(&f, false, false, true),
+            Waiter::new(None).wait(&f, step_wait(false, false)),
             Err(WaitError::Skip)
         );
-        assert_eq!(Waiter::new(None).wait(&f, false, true, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, true)), Ok(()));
     }
 
     #[test]
@@ -261,7 +279,7 @@ mod tests {
         std::fs::write(d.path().join("out"), "").unwrap();
         std::fs::write(d.path().join("out.err"), "").unwrap();
         let f = d.path().join("out").to_string_lossy().into_owned();
-        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, false)), Ok(()));
     }
 
     #[test]
@@ -283,7 +301,7 @@ mod tests {
         std::fs::write(d.path().join("file"), "").unwrap();
         // ENOTDIR: a path through a regular file.
         let f = d.path().join("file/out").to_string_lossy().into_owned();
-        match Waiter::new(None).wait(&f, false, false, true) {
+        match Waiter::new(None).wait(&f, step_wait(false, false)) {
             Err(WaitError::Failed(m)) => {
                 assert_eq!(m, format!("waiting for \"{f}\": stat {f}: not a directory"));
             }

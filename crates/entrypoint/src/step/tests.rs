@@ -24,7 +24,7 @@ impl FakeEngine {
 }
 
 impl Engine for FakeEngine {
-    fn wait(&mut self, file: &str, _: bool, _: bool, _: bool) -> Result<(), WaitError> {
+    fn wait(&mut self, file: &str, _: WaitRules) -> Result<(), WaitError> {
         self.waited.push(file.to_string());
         if file.is_empty() {
             return Ok(());
