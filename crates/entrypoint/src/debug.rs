@@ -2,7 +2,12 @@
 //!
 //! The texts users grep for (the "use cmd:" instructions) are upstream's, verbatim.
 
+use std::time::Duration;
+
 use gocompat::files;
+
+use crate::pid1::Signals;
+use crate::wait::{WaitError, WaitRules, Waiter};
 
 /// `<post_file>.breakpointexit`: written by `debug-continue` / `debug-fail-continue`.
 pub const BREAKPOINT_EXIT_SUFFIX: &str = ".breakpointexit";
@@ -25,6 +30,33 @@ pub const BEFORE_STEP_ERROR: &str =
 
 /// Bound on `.breakpointexit`: it holds an exit code.
 const MAX_EXIT_CODE_FILE_BYTES: u64 = 4096;
+
+/// How long a freshly created, still empty `.breakpointexit` may take to get its content.
+const BREAKPOINT_SETTLE: Duration = Duration::from_secs(1);
+
+/// Upstream's `CheckForBreakpointOnFailure`: wait for the user's decision, exit with it.
+pub fn wait_on_failure(post_file: &str, signals: Option<&Signals>) -> ! {
+    golog::log(ON_FAILURE_MESSAGE);
+    let file = format!("{post_file}{BREAKPOINT_EXIT_SUFFIX}");
+    let waiter = Waiter::new(signals);
+    if let Err(e) = waiter.wait(&file, WaitRules::default()) {
+        let text = match e {
+            WaitError::Failed(m) => m,
+            _ => "error file present, bail and skip the step".to_string(),
+        };
+        golog::log(&format!("error occurred while waiting for {file} : {text}"));
+    }
+    waiter.settle_content(&file, BREAKPOINT_SETTLE);
+    let code = breakpoint_exit_code(&file).unwrap_or_else(|e| {
+        golog::log(&format!(
+            "error occurred while reading breakpoint exit code : {e}"
+        ));
+        0
+    });
+    // The user ended the debug session: nothing for a successor to detect.
+    crate::liveness::remove_now();
+    golog::exit(code)
+}
 
 /// Reads the exit code from `<post_file>.breakpointexit` (one trailing newline stripped).
 /// Upstream's `BreakpointExitCode`: logs the value it parses; errors give code 0.

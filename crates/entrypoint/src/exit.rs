@@ -1,11 +1,12 @@
-//! From `go()`'s outcome to the process exit (docs/contract.md §3.11).
+//! From the step's outcome ([`crate::step::execute`]) to the process exit (docs/contract.md §3.11).
 
 use crate::args::ON_ERROR_CONTINUE;
 use crate::step::StepError;
 
-/// What `main` does after the lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitPlan {
+/// What the process does after the step's lifecycle.
+/// The default: exit 0 at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitDecision {
     /// Run the on-failure breakpoint first (it exits by itself when the flag is set).
     pub breakpoint_check: bool,
     /// Logged (Go `log`) just before exiting.
@@ -16,18 +17,15 @@ pub struct ExitPlan {
 /// Exit code of a cancelled step: Go's `int(syscall.SIGKILL)`.
 pub const CANCELLED_EXIT: i32 = 9;
 
-pub fn plan(result: &Result<(), StepError>, on_error: &str) -> ExitPlan {
-    let simple = |log: &str, code| ExitPlan {
+/// The exit for the step's outcome (upstream's `main` after `e.Go()`).
+pub fn decide(result: &Result<(), StepError>, on_error: &str) -> ExitDecision {
+    let simple = |log: &str, code| ExitDecision {
         breakpoint_check: false,
         log: Some(log.to_string()),
         code,
     };
     let Err(err) = result else {
-        return ExitPlan {
-            breakpoint_check: false,
-            log: None,
-            code: 0,
-        };
+        return ExitDecision::default();
     };
     match err {
         StepError::DebugBeforeStep => simple(
@@ -38,7 +36,7 @@ pub fn plan(result: &Result<(), StepError>, on_error: &str) -> ExitPlan {
         StepError::TooLarge => simple(termination::TOO_LARGE_MESSAGE, 1),
         StepError::Cancelled => simple("Step was cancelled", CANCELLED_EXIT),
         StepError::DeadlineExceeded => simple("context deadline exceeded", 1),
-        StepError::ChildExit(st) => ExitPlan {
+        StepError::ChildExit(st) => ExitDecision {
             breakpoint_check: true,
             log: None,
             // Go's os.Exit(-1) for a signalled child becomes status 255.
@@ -48,7 +46,7 @@ pub fn plan(result: &Result<(), StepError>, on_error: &str) -> ExitPlan {
                 st.code() & 0xff
             },
         },
-        StepError::Other(m) => ExitPlan {
+        StepError::Other(m) => ExitDecision {
             breakpoint_check: true,
             log: Some(format!("Error executing command: {m}")),
             code: 1,
@@ -62,7 +60,7 @@ mod tests {
     use crate::pid1::ChildStatus;
 
     fn code(r: Result<(), StepError>, on_error: &str) -> i32 {
-        plan(&r, on_error).code
+        decide(&r, on_error).code
     }
 
     #[test]
@@ -85,7 +83,7 @@ mod tests {
 
     #[test]
     fn logs_and_breakpoints() {
-        let p = plan(
+        let p = decide(
             &Err(StepError::Other("negative timeout specified".into())),
             "",
         );
@@ -94,11 +92,11 @@ mod tests {
             p.log.as_deref(),
             Some("Error executing command: negative timeout specified")
         );
-        let p = plan(&Err(StepError::Cancelled), "");
+        let p = decide(&Err(StepError::Cancelled), "");
         assert!(!p.breakpoint_check);
         assert_eq!(p.log.as_deref(), Some("Step was cancelled"));
-        let p = plan(&Err(StepError::DeadlineExceeded), "");
+        let p = decide(&Err(StepError::DeadlineExceeded), "");
         assert_eq!(p.log.as_deref(), Some("context deadline exceeded"));
-        assert!(plan(&Err(StepError::ChildExit(ChildStatus::Exited(1))), "").breakpoint_check);
+        assert!(decide(&Err(StepError::ChildExit(ChildStatus::Exited(1))), "").breakpoint_check);
     }
 }

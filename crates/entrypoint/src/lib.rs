@@ -1,16 +1,18 @@
 //! Tekton's step wrapper: waits for the previous step, runs the step's command, and reports to
 //! the controller through post files, `exitCode` and the termination message.
 //!
-//! One module per lifecycle stage; `main.rs` only parses and maps errors to exit codes.
-//! Order of a step: [`args`] (command line) → [`liveness`] (lock held until exit) →
+//! One module per lifecycle stage; `main.rs` only parses flags, [`lifecycle::run`] is the
+//! step's phases in order. A step: [`args`] (command line) → [`liveness`] (lock held until exit) →
 //! [`wait`] (previous step, via [`watch`]) → [`step`] (upstream's `Go()`: substitution, when,
 //! [`run`] with [`pid1`] signal routing and reaping, [`post`] files, [`results`]) →
-//! [`exit`] (exit-code mapping) and [`debug`] breakpoints.
+//! [`exit`] (exit-code mapping) and [`debug`] breakpoints. Syscalls go through nix, or [`sys`]
+//! (the crate's only `unsafe`).
 
 pub mod args;
 pub mod debug;
 pub mod exit;
 pub mod footprint;
+pub mod lifecycle;
 pub mod liveness;
 pub mod pid1;
 pub mod platform;
@@ -20,6 +22,7 @@ pub mod run;
 pub mod step;
 pub mod subcommands;
 pub mod substitute;
+pub mod sys;
 pub mod tee;
 pub mod wait;
 pub mod watch;

@@ -15,9 +15,17 @@
 //! it. A successor that already opened it keeps working on the unlinked inode.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, Flock, FlockArg};
+use nix::unistd::{AccessFlags, access, linkat, unlink};
+
+use crate::sys;
 
 /// Suffix of the lock file next to a post file.
 pub const LOCK_SUFFIX: &str = ".lock";
@@ -49,13 +57,9 @@ static CLEANUP: std::sync::OnceLock<Cleanup> = std::sync::OnceLock::new();
 
 extern "C" fn remove_lock_if_posted() {
     let Some(c) = CLEANUP.get() else { return };
-    // SAFETY: valid C strings; access/unlink have no other memory arguments.
-    unsafe {
-        if libc::access(c.post.as_ptr(), libc::F_OK) == 0
-            || libc::access(c.post_err.as_ptr(), libc::F_OK) == 0
-        {
-            libc::unlink(c.lock.as_ptr());
-        }
+    let exists = |p: &CString| access(p.as_c_str(), AccessFlags::F_OK).is_ok();
+    if exists(&c.post) || exists(&c.post_err) {
+        let _ = unlink(c.lock.as_c_str());
     }
 }
 
@@ -63,8 +67,7 @@ extern "C" fn remove_lock_if_posted() {
 /// pod's deletion decided (breakpoint exit, termination signal while waiting).
 pub fn remove_now() {
     if let Some(c) = CLEANUP.get() {
-        // SAFETY: valid C string.
-        unsafe { libc::unlink(c.lock.as_ptr()) };
+        let _ = unlink(c.lock.as_c_str());
     }
 }
 
@@ -86,15 +89,14 @@ pub fn remove_at_exit(post_file: &str) {
         })
         .is_ok()
     {
-        // SAFETY: registering a plain extern "C" function.
-        unsafe { libc::atexit(remove_lock_if_posted) };
+        sys::at_exit(remove_lock_if_posted);
     }
 }
 
 /// The held lock; released when dropped or when the process exits.
 #[derive(Debug)]
 pub struct HeldLock {
-    _fd: OwnedFd,
+    _lock: Flock<File>,
 }
 
 fn cpath(p: &Path) -> Option<CString> {
@@ -116,20 +118,19 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
     }
     let (file, tmp) = gocompat::files::create_temp_beside(&final_path, 0o644)
         .map_err(|e| gocompat::fs::path_error("open", &final_path, &e))?;
-    let fd = OwnedFd::from(file);
-    let os_err =
-        |op: &str, p: &Path| gocompat::fs::path_error(op, p, &std::io::Error::last_os_error());
-    // SAFETY: fd is a valid open file descriptor.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = os_err("flock", &tmp);
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, errno)) => {
+            let e = std::io::Error::from_raw_os_error(errno as i32);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(gocompat::fs::path_error("flock", &tmp, &e));
+        }
+    };
     if let Err(e) = std::fs::rename(&tmp, &final_path) {
         let _ = std::fs::remove_file(&tmp);
         return Err(gocompat::fs::path_error("rename", &final_path, &e));
     }
-    Ok(HeldLock { _fd: fd })
+    Ok(HeldLock { _lock: lock })
 }
 
 /// The `O_TMPFILE` way of [`hold`]; `None` if any part of it is not possible here.
@@ -138,37 +139,25 @@ fn hold_anonymous(final_path: &Path) -> Option<HeldLock> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let dir_c = cpath(dir)?;
-    let final_c = cpath(final_path)?;
-    // SAFETY: valid C string; the fd is owned immediately.
-    let fd = unsafe {
-        let fd = libc::open(
-            dir_c.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o644 as libc::c_uint,
-        );
-        if fd < 0 {
-            return None;
-        }
-        OwnedFd::from_raw_fd(fd)
-    };
-    // SAFETY: fd is a valid open file descriptor.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return None;
-    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o644)
+        .open(dir)
+        .ok()?;
+    let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()?;
     // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc path works for anyone.
-    let proc_path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    // SAFETY: valid C strings.
-    let linked = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            proc_path.as_ptr(),
-            libc::AT_FDCWD,
-            final_c.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    } == 0;
-    linked.then_some(HeldLock { _fd: fd })
+    let proc_path = format!("/proc/self/fd/{}", lock.as_raw_fd());
+    linkat(
+        AT_FDCWD,
+        proc_path.as_str(),
+        AT_FDCWD,
+        final_path,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )
+    .ok()?;
+    Some(HeldLock { _lock: lock })
 }
 
 /// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes
@@ -177,62 +166,52 @@ fn hold_anonymous(final_path: &Path) -> Option<HeldLock> {
 /// path is not a regular file: a FIFO, device or symlink planted there is never waited on.
 /// The open cannot block (`O_NONBLOCK`: a FIFO opens at once) and follows no symlink.
 pub fn spawn_lock_waiter(lock_file: &Path) -> Result<Option<OwnedFd>, String> {
-    let Some(c) = cpath(lock_file) else {
-        return Ok(None);
-    };
     let refused = |why: &str| {
         format!(
             "Not watching the previous step's liveness lock {}: {why}",
             lock_file.display()
         )
     };
-    // SAFETY: valid C string; the fd is owned immediately.
-    let lock_fd = unsafe {
-        let fd = libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW,
-        );
-        if fd < 0 {
-            return match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::ELOOP) => Err(refused("it is a symbolic link")),
-                _ => Ok(None),
-            };
+    let lock = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(lock_file)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(refused("it is a symbolic link"));
         }
-        OwnedFd::from_raw_fd(fd)
+        Err(_) => return Ok(None),
     };
-    // SAFETY: fstat into a zeroed struct on the fd owned above.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(lock_fd.as_raw_fd(), &mut st) } != 0 {
+    match lock.metadata() {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(_) => return Err(refused("not a regular file")),
+        Err(_) => return Ok(None),
+    }
+    let Ok((read_end, write_end)) = crate::run::pipe() else {
         return Ok(None);
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(refused("not a regular file"));
-    }
-    let mut fds = [0; 2];
-    // SAFETY: fds is a 2-element array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Ok(None);
-    }
-    // SAFETY: both fds were just created by pipe2.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    };
     let spawned = std::thread::Builder::new()
         .name("predecessor-lock".into())
         .stack_size(LOCK_THREAD_STACK)
         .spawn(move || {
-            // SAFETY: plain syscalls on fds owned by this closure.
-            unsafe {
-                while libc::flock(lock_fd.as_raw_fd(), libc::LOCK_EX) != 0 {
-                    if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            let mut lock = lock;
+            loop {
+                match Flock::lock(lock, FlockArg::LockExclusive) {
+                    Ok(held) => {
+                        let _ = nix::unistd::write(&write_end, b"x");
+                        // Keep holding the predecessor's lock: nothing else needs it.
+                        std::mem::forget(held);
+                        return;
+                    }
+                    Err((again, Errno::EINTR)) => lock = again,
+                    Err(_) => {
                         // Cannot tell; never report the predecessor as gone.
                         std::mem::forget(write_end);
                         return;
                     }
                 }
-                libc::write(write_end.as_raw_fd(), b"x".as_ptr().cast(), 1);
             }
-            // Keep holding the predecessor's lock: nothing else needs it.
-            std::mem::forget(lock_fd);
         });
     Ok(spawned.ok().map(|_| read_end))
 }
@@ -241,13 +220,16 @@ pub fn spawn_lock_waiter(lock_file: &Path) -> Result<Option<OwnedFd>, String> {
 mod tests {
     use super::*;
 
+    fn can_lock(f: &File) -> bool {
+        let f = f.try_clone().unwrap();
+        Flock::lock(f, FlockArg::LockExclusiveNonblock).is_ok()
+    }
+
     #[test]
     fn a_fifo_as_lock_is_refused_without_blocking() {
         let d = tempfile::tempdir().unwrap();
         let lock = d.path().join(".out.lock");
-        let c = cpath(&lock).unwrap();
-        // SAFETY: valid C string.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let lock2 = lock.clone();
         // In a thread: a blocking open would never return.
@@ -284,11 +266,7 @@ mod tests {
         let _held = hold(&post).unwrap();
         let f = std::fs::File::open(&lock).unwrap();
         assert_eq!(f.metadata().unwrap().len(), 0);
-        // SAFETY: valid fd.
-        assert_ne!(
-            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
-            0
-        );
+        assert!(!can_lock(&f));
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
@@ -310,16 +288,9 @@ mod tests {
         let lock = lock_path(&post);
         assert!(lock.exists());
         let f = std::fs::File::open(&lock).unwrap();
-        // SAFETY: valid fd.
-        assert_ne!(
-            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
-            0
-        );
+        assert!(!can_lock(&f));
         drop(held);
-        assert_eq!(
-            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
-            0
-        );
+        assert!(can_lock(&f));
         // No temp files left behind.
         let names: Vec<_> = std::fs::read_dir(d.path().join("run/0"))
             .unwrap()

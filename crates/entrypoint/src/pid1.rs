@@ -10,7 +10,15 @@
 //! When not PID 1 the process makes itself a child subreaper so orphaned descendants of the step
 //! are reparented to it and reaped (`waitpid(-1)` loop, like tini).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::getpid;
+
+use crate::sys;
 
 /// Signals that are never blocked: synchronous faults must keep their default action, and
 /// SIGKILL/SIGSTOP cannot be caught.
@@ -43,7 +51,7 @@ pub const EXIT_STATUS_UNKILLABLE: i32 = 2;
 
 /// The blocked-signal set and the `signalfd` reading it.
 pub struct Signals {
-    fd: OwnedFd,
+    fd: SignalFd,
     /// Terminating signals inherited as ignored (e.g. `nohup`): Go's runtime keeps those
     /// ignored until something subscribes, so they do not end the wait phase either.
     ignored_at_start: u64,
@@ -77,7 +85,7 @@ impl ChildStatus {
         }
     }
 
-    fn from_raw(status: i32) -> Option<Self> {
+    pub(crate) fn from_raw(status: i32) -> Option<Self> {
         if libc::WIFEXITED(status) {
             Some(ChildStatus::Exited(libc::WEXITSTATUS(status)))
         } else if libc::WIFSIGNALED(status) {
@@ -113,16 +121,14 @@ pub fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
-fn blockable_set() -> libc::sigset_t {
-    // SAFETY: sigset manipulation on a local, initialised by sigfillset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        for &s in UNBLOCKABLE {
-            libc::sigdelset(&mut set, s);
+fn blockable_set() -> SigSet {
+    let mut set = SigSet::all();
+    for &s in UNBLOCKABLE {
+        if let Ok(sig) = Signal::try_from(s) {
+            set.remove(sig);
         }
-        set
     }
+    set
 }
 
 impl Signals {
@@ -131,38 +137,29 @@ impl Signals {
     /// Must run before any thread is spawned.
     pub fn init() -> Result<Signals, String> {
         let set = blockable_set();
-        // SAFETY: plain syscalls on valid pointers.
-        unsafe {
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-                return Err("cannot block signals".to_string());
-            }
-            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
-            if fd < 0 {
-                // Nobody would read them: give the signals back their default handling.
-                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-                return Err(format!(
-                    "signalfd: {}",
-                    gocompat::fs::io_error_text(&std::io::Error::last_os_error())
-                ));
-            }
-            if libc::getpid() != 1 {
-                // Best effort: without it orphans go to the real init, which reaps them.
-                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-            }
-            let mut ignored_at_start = 0u64;
-            for &sig in TERMINATING {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                    && old.sa_sigaction == libc::SIG_IGN
-                {
-                    ignored_at_start |= 1 << sig;
-                }
-            }
-            Ok(Signals {
-                fd: OwnedFd::from_raw_fd(fd),
-                ignored_at_start,
-            })
+        if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_err() {
+            return Err("cannot block signals".to_string());
         }
+        let fd = match SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // Nobody would read them: give the signals back their default handling.
+                let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+                return Err(format!("signalfd: {}", gocompat::fs::errno_text(e as i32)));
+            }
+        };
+        if getpid().as_raw() != 1 {
+            // Best effort: without it orphans go to the real init, which reaps them.
+            let _ = prctl::set_child_subreaper(true);
+        }
+        let ignored_at_start = TERMINATING
+            .iter()
+            .filter(|&&sig| sys::is_ignored(sig))
+            .fold(0u64, |bits, &sig| bits | 1 << sig);
+        Ok(Signals {
+            fd,
+            ignored_at_start,
+        })
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -172,20 +169,7 @@ impl Signals {
     /// Reads every queued signal number (non-blocking).
     pub fn read_pending(&self) -> Vec<i32> {
         let mut out = Vec::new();
-        loop {
-            // SAFETY: signalfd_siginfo is plain data; read into it.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
-            };
-            if n != size as isize {
-                break;
-            }
+        while let Ok(Some(info)) = self.fd.read_signal() {
             out.push(info.ssi_signo as i32);
         }
         out
@@ -217,31 +201,14 @@ pub fn is_terminating(sig: i32) -> bool {
 pub fn die_by_signal(sig: i32) -> ! {
     // Ending on request (pod deletion): not a crash a successor must detect.
     crate::liveness::remove_now();
-    // SAFETY: resetting a disposition and re-raising; all arguments valid.
-    unsafe {
-        if libc::getpid() != 1 {
-            libc::signal(sig, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::kill(libc::getpid(), sig);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        }
-        libc::_exit(EXIT_STATUS_UNKILLABLE)
-    }
+    sys::die_by_signal(sig, EXIT_STATUS_UNKILLABLE)
 }
 
 /// Reaps every exited child without blocking; returns the status of `child` if it was among
 /// them. Orphans reparented to us are reaped and forgotten.
 pub fn reap(child: i32) -> Option<ChildStatus> {
     let mut found = None;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid with a valid out pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            break;
-        }
+    while let Ok(Some((pid, status))) = sys::waitpid(-1, false) {
         if pid == child
             && let Some(st) = ChildStatus::from_raw(status)
         {
@@ -254,27 +221,22 @@ pub fn reap(child: i32) -> Option<ChildStatus> {
 /// Blocks until `pid` has exited (used when its start failed).
 pub fn wait_for(pid: i32) -> Option<ChildStatus> {
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid with a valid out pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return ChildStatus::from_raw(status);
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return None;
+        match sys::waitpid(pid, true) {
+            Ok(Some((r, status))) if r == pid => return ChildStatus::from_raw(status),
+            Err(Errno::EINTR) | Ok(_) => {}
+            Err(_) => return None,
         }
     }
 }
 
 /// Sends `sig` to process group `pgid`; false if the group no longer exists.
 pub fn signal_group(pgid: i32, sig: i32) -> bool {
-    // SAFETY: kill has no memory arguments.
-    unsafe { libc::kill(-pgid, sig) == 0 }
+    sys::kill(-pgid, sig)
 }
 
-/// Whether any process is left in group `pgid`.
-pub fn group_alive(pgid: i32) -> bool {
-    signal_group(pgid, 0)
+/// Sends `sig` to process `pid`.
+pub fn signal_process(pid: i32, sig: i32) {
+    sys::kill(pid, sig);
 }
 
 #[cfg(test)]

@@ -148,37 +148,32 @@ mod tests {
         assert_eq!(try_write("", "x"), Ok(()));
     }
 
+    fn current_umask() -> u32 {
+        use nix::sys::stat::{Mode, umask};
+        let mask = umask(Mode::empty());
+        umask(mask);
+        mask.bits()
+    }
+
     #[test]
     fn mode_is_0666_before_umask() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("out").to_string_lossy().into_owned();
         try_write(&f, "").unwrap();
-        // SAFETY: umask query-and-restore.
-        let mask = unsafe {
-            let m = libc::umask(0);
-            libc::umask(m);
-            m
-        };
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o666 & !(mask as u32));
+        assert_eq!(mode, 0o666 & !current_umask());
     }
 
     #[test]
     fn exit_code_is_written_whole_with_upstreams_mode() {
         let d = tempfile::tempdir().unwrap();
-        let smd = d.path().join("status").to_string_lossy().into_owned();
-        try_write_exit_code(&smd, "1").unwrap();
-        try_write_exit_code(&smd, "-1").unwrap();
+        let metadata_dir = d.path().join("status").to_string_lossy().into_owned();
+        try_write_exit_code(&metadata_dir, "1").unwrap();
+        try_write_exit_code(&metadata_dir, "-1").unwrap();
         let f = d.path().join("status/exitCode");
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "-1");
-        // SAFETY: umask query-and-restore.
-        let mask = unsafe {
-            let m = libc::umask(0);
-            libc::umask(m);
-            m
-        };
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o666 & !(mask as u32));
+        assert_eq!(mode, 0o666 & !current_umask());
         let names: Vec<_> = std::fs::read_dir(d.path().join("status"))
             .unwrap()
             .collect();

@@ -41,7 +41,7 @@ pub fn read_artifact(path: &str, result_type: u8) -> Result<Option<RunResult>, S
     Ok(read_file(path)?.map(|value| RunResult::new(path, value, result_type)))
 }
 
-/// `<smd>/artifacts/provenance.json`, Go-joined (this exact string is the entry's key).
+/// `<step_metadata_dir>/artifacts/provenance.json`, Go-joined (this exact string is the entry's key).
 pub fn step_artifacts_path(step_metadata_dir: &str) -> String {
     gofs::join(&[step_metadata_dir, "artifacts", "provenance.json"])
 }

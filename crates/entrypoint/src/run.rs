@@ -16,15 +16,19 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gocompat::fs as gofs;
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, FcntlArg, OFlag, fcntl};
+use nix::unistd::{AccessFlags, Pid, faccessat, pipe2, read, setpgid, write};
 
 use crate::pid1::{self, ChildStatus, Signals};
 use crate::substitute::Env;
+use crate::sys;
 use crate::tee;
 use crate::watch::{self, Watcher};
 
@@ -38,10 +42,8 @@ pub const TEE_DRAIN_MAX: Duration = Duration::from_secs(2);
 const NO_SIGNALFD_POLL: Duration = Duration::from_millis(10);
 /// The uid/gid map of a hermetic child: everything, identity.
 const HERMETIC_ID_MAP: &str = "0 0 4294967295\n";
-/// Exit status of a forked child whose exec failed (never observed by callers).
-const EXEC_FAILED_STATUS: i32 = 127;
 
-/// Why `run` did not succeed.
+/// Why [`run_command`] did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunError {
     /// The timeout expired (Go: `context deadline exceeded`).
@@ -54,7 +56,7 @@ pub enum RunError {
     Other(String),
 }
 
-/// Everything `run` needs besides the command.
+/// Everything [`run_command`] needs besides the command.
 pub struct RunOptions<'a> {
     pub stdout_path: &'a str,
     pub stderr_path: &'a str,
@@ -66,15 +68,20 @@ pub struct RunOptions<'a> {
     pub signals: Option<&'a Signals>,
 }
 
+/// The value of `key` in `env` (the last one, like Go's `exec.Cmd`).
+fn env_value<'a>(env: &'a Env, key: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Whether the environment asks for a network-less child (upstream's rule).
 pub fn hermetic_requested(env: &Env) -> bool {
-    let get = |k: &str| {
-        env.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    get("TEKTON_RESOURCE_NAME").unwrap_or("").is_empty() && get("TEKTON_HERMETIC") == Some("1")
+    env_value(env, "TEKTON_RESOURCE_NAME")
+        .unwrap_or("")
+        .is_empty()
+        && env_value(env, "TEKTON_HERMETIC") == Some("1")
 }
 
 /// Go's `exec.LookPath` as used by `exec.Command`: names with a `/` are used as is.
@@ -82,12 +89,7 @@ pub fn look_path(name: &str, env: &Env) -> Result<String, String> {
     if name.contains('/') {
         return Ok(name.to_string());
     }
-    let path_var = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let path_var = env_value(env, "PATH").unwrap_or("");
     for dir in path_var.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = gofs::join(&[dir, name]);
@@ -114,27 +116,17 @@ fn is_executable(path: &str) -> bool {
     if meta.is_dir() || meta.mode() & 0o111 == 0 {
         return false;
     }
-    let Ok(c) = CString::new(path) else {
-        return false;
-    };
-    // SAFETY: valid C string.
-    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
-    if r == 0 {
-        return true;
+    match faccessat(AT_FDCWD, path, AccessFlags::X_OK, AtFlags::AT_EACCESS) {
+        Ok(()) => true,
+        Err(e) => matches!(e, Errno::ENOSYS | Errno::EPERM),
     }
-    matches!(
-        std::io::Error::last_os_error().raw_os_error(),
-        Some(libc::ENOSYS) | Some(libc::EPERM)
-    )
 }
 
 /// Opens a tee file like upstream's `newStdLogWriter`.
 fn open_tee_file(path: &str) -> Result<File, String> {
-    let parent = gofs::join(&[path, ".."]);
-    let parent = if path.contains('/') {
-        parent
-    } else {
-        ".".to_string()
+    let parent = match path.contains('/') {
+        true => gofs::join(&[path, ".."]),
+        false => ".".to_string(),
     };
     gofs::mkdir_all(&parent, 0o777).map_err(|e| format!("error creating parent directory: {e}"))?;
     std::fs::OpenOptions::new()
@@ -151,7 +143,7 @@ fn open_tee_file(path: &str) -> Result<File, String> {
 }
 
 /// Runs `command` (non-empty) to completion.
-pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
+pub fn run_command(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let Some(name) = command.first() else {
         return Ok(());
     };
@@ -181,7 +173,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
     for (slot, file) in tee_files.into_iter().enumerate() {
         if let Some((file, path)) = file {
             let (r, w) = pipe().map_err(RunError::Other)?;
-            set_nonblocking(r.as_raw_fd());
+            set_nonblocking(&r);
             pipes[slot] = Some(w);
             streams.push(tee::Stream {
                 pipe: r,
@@ -191,7 +183,7 @@ pub fn run(command: &[String], env: &Env, opts: &RunOptions<'_>) -> Result<(), R
             });
         }
     }
-    // Copier threads start before the fork (whose child only runs the prepared exec plan); if
+    // Copier threads start before the fork (whose child only runs the prepared exec); if
     // the spawn fails, dropping the write ends gives them EOF.
     let tee = if streams.is_empty() {
         None
@@ -207,88 +199,111 @@ fn cancel_requested(cancel_file: &Path) -> bool {
     std::fs::metadata(cancel_file).is_ok_and(|m| m.len() > 0)
 }
 
+/// Why the supervisor stops the child before it exits by itself.
 #[derive(Clone, Copy)]
-enum KillReason {
+enum StopReason {
     Deadline,
     Cancel,
 }
 
+/// The supervisor's request to stop: `None → Terminating → Killing`, never back.
+#[derive(Clone, Copy)]
+enum Stop {
+    None,
+    /// Timeout or cancel: the group got SIGTERM at `since`; SIGKILL after [`KILL_GRACE`].
+    Terminating {
+        reason: StopReason,
+        since: Instant,
+    },
+    /// The group got SIGKILL too.
+    Killing {
+        reason: StopReason,
+    },
+}
+
+/// The direct child: `Running → Exited` once reaped; then the tee pipes drain.
+#[derive(Clone, Copy)]
+enum Child {
+    Running,
+    Exited { status: ChildStatus, at: Instant },
+}
+
+/// The child's group and the child itself (it may not have joined its group yet).
+fn signal_child(pid: i32, sig: i32) {
+    pid1::signal_group(pid, sig);
+    pid1::signal_process(pid, sig);
+}
+
 fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let watcher = Watcher::process();
-    let mut status: Option<ChildStatus> = None;
-    let mut exited_at: Option<Instant> = None;
-    let mut kill: Option<(KillReason, Instant, bool)> = None;
-    loop {
+    let mut child = Child::Running;
+    let mut stop = Stop::None;
+    let status = loop {
         let now = Instant::now();
-        if status.is_none() && kill.is_none() {
+        if let (Child::Running, Stop::None) = (child, stop) {
             let reason = if opts.deadline.is_some_and(|d| now >= d) {
-                Some(KillReason::Deadline)
+                Some(StopReason::Deadline)
             } else {
                 watcher.watch_parent_of(opts.cancel_file);
-                cancel_requested(opts.cancel_file).then_some(KillReason::Cancel)
+                cancel_requested(opts.cancel_file).then_some(StopReason::Cancel)
             };
-            if let Some(r) = reason {
-                pid1::signal_group(pid, libc::SIGTERM);
-                // SAFETY: kill has no memory arguments.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-                kill = Some((r, now, false));
+            if let Some(reason) = reason {
+                signal_child(pid, libc::SIGTERM);
+                stop = Stop::Terminating { reason, since: now };
             }
         }
-        if let Some((r, since, false)) = kill
+        // Also after the child's exit: what it left running in its group gets SIGKILL too.
+        if let Stop::Terminating { reason, since } = stop
             && now >= since + KILL_GRACE
         {
-            pid1::signal_group(pid, libc::SIGKILL);
-            // SAFETY: kill has no memory arguments.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            kill = Some((r, since, true));
+            signal_child(pid, libc::SIGKILL);
+            stop = Stop::Killing { reason };
         }
         let last_data = tee.as_ref().map(tee::Tee::last_data);
-        if let Some(at) = exited_at {
+        if let Child::Exited { status, at } = child {
             let all_closed = tee.as_ref().is_none_or(tee::Tee::all_finished);
             if all_closed
                 || last_data.is_some_and(|l| now >= l.max(at) + TEE_IDLE_AFTER_EXIT)
                 || now >= at + TEE_DRAIN_MAX
             {
-                break;
+                break status;
             }
         }
 
         // How long we may sleep.
         let mut timeout = watch::SAFETY_POLL;
         let mut limit = |t: Instant| timeout = timeout.min(t.saturating_duration_since(now));
-        if status.is_none() {
-            if kill.is_none() {
-                if let Some(d) = opts.deadline {
-                    limit(d);
+        match child {
+            Child::Running => {
+                match stop {
+                    Stop::None => opts.deadline.into_iter().for_each(&mut limit),
+                    Stop::Terminating { since, .. } => limit(since + KILL_GRACE),
+                    Stop::Killing { .. } => {}
+                }
+                if opts.signals.is_none() {
+                    limit(now + NO_SIGNALFD_POLL);
                 }
             }
-            if let Some((_, since, false)) = kill {
-                limit(since + KILL_GRACE);
+            Child::Exited { at, .. } => {
+                if let Some(l) = last_data {
+                    limit(l.max(at) + TEE_IDLE_AFTER_EXIT);
+                    limit(at + TEE_DRAIN_MAX);
+                }
             }
-            if opts.signals.is_none() {
-                limit(now + NO_SIGNALFD_POLL);
-            }
-        }
-        if let (Some(at), Some(l)) = (exited_at, last_data) {
-            limit(l.max(at) + TEE_IDLE_AFTER_EXIT);
-            limit(at + TEE_DRAIN_MAX);
         }
 
+        let running = matches!(child, Child::Running);
         let sig_fd = opts.signals.map(|s| s.raw_fd());
-        let ino_fd = if status.is_none() {
-            watcher.raw_fd()
-        } else {
-            None
-        };
+        let ino_fd = if running { watcher.raw_fd() } else { None };
         let mut fds: Vec<RawFd> = Vec::with_capacity(4);
         fds.extend(sig_fd);
         fds.extend(ino_fd);
         let ino_index = fds.len();
         // After the exit, the copiers finishing (EOF on every stream) ends the wait at once.
-        if exited_at.is_some() {
+        if !running {
             fds.extend(tee.as_ref().map(tee::Tee::done_fd));
         }
-        let ready = watch::poll_readable(&fds, Some(timeout));
+        let ready = sys::poll_readable(&fds, Some(timeout));
 
         if let (Some(s), Some(true)) = (opts.signals, sig_fd.map(|_| ready[0])) {
             for sig in s.read_pending() {
@@ -301,77 +316,51 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
             watcher.drain();
         }
 
-        if status.is_none() {
-            status = match opts.signals {
+        if running {
+            let reaped = match opts.signals {
                 Some(_) => pid1::reap(pid),
                 None => reap_one(pid),
             };
-            if status.is_some() {
-                exited_at = Some(Instant::now());
+            if let Some(status) = reaped {
+                child = Child::Exited {
+                    status,
+                    at: Instant::now(),
+                };
             }
         } else if opts.signals.is_some() {
             // Orphans exiting while the tee drains.
             pid1::reap(0);
         }
-    }
+    };
     // Whatever is still buffered right now goes out too (unless the console is stuck).
     let tee_error = tee.and_then(|tee| tee.stop(TEE_IDLE_AFTER_EXIT));
-    match (kill, status) {
-        (Some((KillReason::Deadline, ..)), _) => Err(RunError::DeadlineExceeded),
-        (Some((KillReason::Cancel, ..)), _) => Err(RunError::Cancelled),
+    match stop {
+        Stop::Terminating { reason, .. } | Stop::Killing { reason } => Err(match reason {
+            StopReason::Deadline => RunError::DeadlineExceeded,
+            StopReason::Cancel => RunError::Cancelled,
+        }),
         // Go's `Wait`: a copy error counts only if the command itself succeeded.
-        (None, Some(st)) if st.success() => tee_error.map_or(Ok(()), |e| Err(RunError::Other(e))),
-        (None, Some(st)) => Err(RunError::Exit(st)),
-        (None, None) => Err(RunError::Other("wait: no child processes".to_string())),
+        Stop::None if status.success() => tee_error.map_or(Ok(()), |e| Err(RunError::Other(e))),
+        Stop::None => Err(RunError::Exit(status)),
     }
 }
 
 fn reap_one(pid: i32) -> Option<ChildStatus> {
-    let mut status = 0;
-    // SAFETY: waitpid with a valid out pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-    if r != pid {
-        return None;
-    }
-    if libc::WIFEXITED(status) {
-        Some(ChildStatus::Exited(libc::WEXITSTATUS(status)))
-    } else if libc::WIFSIGNALED(status) {
-        Some(ChildStatus::Signaled(libc::WTERMSIG(status)))
-    } else {
-        None
+    match sys::waitpid(pid, false) {
+        Ok(Some((p, status))) if p == pid => ChildStatus::from_raw(status),
+        _ => None,
     }
 }
 
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a 2-element array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!(
-            "pipe: {}",
-            gofs::io_error_text(&std::io::Error::last_os_error())
-        ));
+    pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {}", gofs::errno_text(e as i32)))
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
     }
-    // SAFETY: both fds were just created.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: fcntl on a valid fd.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-}
-
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Everything the forked child touches, prepared before the fork (no allocation after it).
-struct ExecPlan {
-    path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
 }
 
 /// Starts the child; returns its pid. Errors are Go's `fork/exec <path>: <errno>` text.
@@ -383,108 +372,59 @@ fn spawn(
     hermetic: bool,
 ) -> Result<i32, String> {
     let start_err = |errno: i32| format!("fork/exec {path}: {}", gofs::errno_text(errno));
-    let plan = ExecPlan {
-        path: CString::new(path).map_err(|_| start_err(libc::EINVAL))?,
-        argv: command
+    let exec = sys::PreparedExec::new(
+        CString::new(path).map_err(|_| start_err(libc::EINVAL))?,
+        command
             .iter()
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<_, _>>()
             .map_err(|_| start_err(libc::EINVAL))?,
-        envp: env
-            .iter()
+        env.iter()
             .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
             .collect(),
-    };
-    let mut argv_ptrs: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
+    );
 
     let devnull = File::open("/dev/null").map_err(|e| gofs::path_error("open", "/dev/null", &e))?;
     let (err_r, err_w) = pipe()?;
     let sync = if hermetic { Some(pipe()?) } else { None };
-    let out_w = pipes[0].as_ref().map(|f| f.as_raw_fd());
-    let err_w_tee = pipes[1].as_ref().map(|f| f.as_raw_fd());
-
-    // SAFETY: fork/clone; the child only makes async-signal-safe syscalls on data prepared
-    // above and then execs or _exits.
-    let pid = unsafe {
-        if hermetic {
-            let flags = libc::CLONE_NEWNS
-                | libc::CLONE_NEWPID
-                | libc::CLONE_NEWNET
-                | libc::CLONE_NEWUSER
-                | libc::SIGCHLD;
-            libc::syscall(
-                libc::SYS_clone,
-                flags as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            ) as i32
-        } else {
-            libc::fork()
-        }
+    let fds = sys::ChildFds {
+        stdin: devnull.as_raw_fd(),
+        outputs: [0, 1].map(|i| pipes[i].as_ref().map(|f| f.as_raw_fd())),
+        exec_error: err_w.as_raw_fd(),
+        wait_for_parent: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
     };
-    if pid < 0 {
-        let errno = last_errno();
+    let pid = sys::fork_exec(&exec, &fds, hermetic).map_err(|errno| {
         if hermetic {
             golog::log(&format!(
                 "hermetic step: cannot create user/pid/net/mount namespaces: {}",
-                gofs::errno_text(errno)
+                gofs::errno_text(errno as i32)
             ));
         }
-        return Err(start_err(errno));
-    }
-    if pid == 0 {
-        // SAFETY: in the child; see above.
-        unsafe {
-            child_after_fork(
-                &plan,
-                argv_ptrs.as_ptr(),
-                envp_ptrs.as_ptr(),
-                devnull.as_raw_fd(),
-                [out_w, err_w_tee],
-                err_w.as_raw_fd(),
-                sync.as_ref().map(|(r, _)| r.as_raw_fd()),
-            )
-        }
-    }
-    // SAFETY: setpgid has no memory arguments; racing the child's own call is harmless.
-    unsafe { libc::setpgid(pid, pid) };
+        start_err(errno as i32)
+    })?;
+    // Racing the child's own call is harmless.
+    let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
     if let Some((_, sync_w)) = &sync {
         if let Err(e) = write_id_maps(pid) {
             golog::log(&format!(
                 "hermetic step: cannot create user/pid/net/mount namespaces: {e}"
             ));
-            // SAFETY: killing our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            pid1::signal_process(pid, libc::SIGKILL);
             pid1::wait_for(pid);
             return Err(start_err(libc::EPERM));
         }
-        // SAFETY: one byte from a static buffer.
-        unsafe { libc::write(sync_w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        let _ = write(sync_w, b"x");
     }
     drop(err_w);
     drop(sync);
     let mut errno_buf = [0u8; 4];
     let mut got = 0;
     while got < 4 {
-        // SAFETY: reading into the remaining part of a local buffer.
-        let n = unsafe {
-            libc::read(
-                err_r.as_raw_fd(),
-                errno_buf[got..].as_mut_ptr().cast(),
-                4 - got,
-            )
-        };
-        if n > 0 {
-            got += n as usize;
-        } else if n < 0 && last_errno() == libc::EINTR {
-            continue;
-        } else {
-            break;
+        match read(&err_r, &mut errno_buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
         }
     }
     if got == 4 {
@@ -500,63 +440,6 @@ fn write_id_maps(pid: i32) -> Result<(), String> {
         std::fs::write(&p, HERMETIC_ID_MAP).map_err(|e| gofs::path_error("write", &p, &e))?;
     }
     Ok(())
-}
-
-/// The forked child: wait for the id maps (hermetic), join its own process group, set up
-/// stdio, restore signal defaults, exec. Reports exec failure's errno through `err_w`.
-unsafe fn child_after_fork(
-    plan: &ExecPlan,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-    devnull: RawFd,
-    outputs: [Option<RawFd>; 2],
-    err_w: RawFd,
-    sync_r: Option<RawFd>,
-) -> ! {
-    // SAFETY: async-signal-safe syscalls only.
-    unsafe {
-        if let Some(fd) = sync_r {
-            let mut b = 0u8;
-            if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
-                libc::_exit(EXEC_FAILED_STATUS);
-            }
-        }
-        libc::setpgid(0, 0);
-        dup_onto(devnull, 0);
-        for (target, src) in [(1, outputs[0]), (2, outputs[1])] {
-            if let Some(src) = src {
-                dup_onto(src, target);
-            }
-        }
-        // Exec keeps ignored dispositions (Rust ignores SIGPIPE; a parent may have ignored
-        // SIGINT/SIGHUP). Like Go's runtime, which had handlers on every signal, the command
-        // starts with all signals at their default action.
-        for sig in 1..=libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        libc::execve(plan.path.as_ptr(), argv, envp);
-        let errno = *libc::__errno_location();
-        let bytes = errno.to_ne_bytes();
-        libc::write(err_w, bytes.as_ptr().cast(), 4);
-        libc::_exit(EXEC_FAILED_STATUS)
-    }
-}
-
-/// `dup2` that also works when `src == target` (clears close-on-exec instead).
-unsafe fn dup_onto(src: RawFd, target: RawFd) {
-    // SAFETY: fd syscalls only.
-    unsafe {
-        if src == target {
-            libc::fcntl(target, libc::F_SETFD, 0);
-        } else {
-            libc::dup2(src, target);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -596,23 +479,23 @@ mod tests {
     #[test]
     fn exit_codes() {
         let c = Path::new("/nonexistent/cancel");
-        assert_eq!(run(&cmd(&["true"]), &env(), &opts(c)), Ok(()));
+        assert_eq!(run_command(&cmd(&["true"]), &env(), &opts(c)), Ok(()));
         assert_eq!(
-            run(&cmd(&["sh", "-c", "exit 3"]), &env(), &opts(c)),
+            run_command(&cmd(&["sh", "-c", "exit 3"]), &env(), &opts(c)),
             Err(RunError::Exit(ChildStatus::Exited(3)))
         );
         assert_eq!(
-            run(&cmd(&["sh", "-c", "kill -9 $$"]), &env(), &opts(c)),
+            run_command(&cmd(&["sh", "-c", "kill -9 $$"]), &env(), &opts(c)),
             Err(RunError::Exit(ChildStatus::Signaled(9)))
         );
-        assert_eq!(run(&[], &env(), &opts(c)), Ok(()));
+        assert_eq!(run_command(&[], &env(), &opts(c)), Ok(()));
     }
 
     #[test]
     fn start_failures() {
         let c = Path::new("/nonexistent/cancel");
         assert_eq!(
-            run(&cmd(&["/nonexistent/x"]), &env(), &opts(c)),
+            run_command(&cmd(&["/nonexistent/x"]), &env(), &opts(c)),
             Err(RunError::Other(
                 "fork/exec /nonexistent/x: no such file or directory".into()
             ))
@@ -624,7 +507,7 @@ mod tests {
             .unwrap();
         let s = script.to_string_lossy().into_owned();
         assert_eq!(
-            run(&cmd(&[&s]), &env(), &opts(c)),
+            run_command(&cmd(&[&s]), &env(), &opts(c)),
             Err(RunError::Other(format!("fork/exec {s}: exec format error")))
         );
     }
@@ -638,7 +521,7 @@ mod tests {
         o.stdout_path = &log;
         o.deadline = Some(Instant::now() + Duration::from_millis(200));
         let started = Instant::now();
-        let r = run(
+        let r = run_command(
             &cmd(&["sh", "-c", "echo hello; sleep 30 & sleep 30"]),
             &env(),
             &o,
@@ -658,7 +541,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(200));
             std::fs::write(&c2, "CANCEL").unwrap();
         });
-        let r = run(&cmd(&["sleep", "30"]), &env(), &opts(&c));
+        let r = run_command(&cmd(&["sleep", "30"]), &env(), &opts(&c));
         writer.join().unwrap();
         assert_eq!(r, Err(RunError::Cancelled));
     }
@@ -671,7 +554,7 @@ mod tests {
         let mut o = opts(&c);
         o.stdout_path = &log;
         o.stderr_path = &log;
-        let r = run(
+        let r = run_command(
             &cmd(&["sh", "-c", "echo hello world; echo hello world >&2"]),
             &env(),
             &o,
@@ -688,7 +571,7 @@ mod tests {
         let mut o = opts(&c);
         o.stdout_path = &log;
         let started = Instant::now();
-        let r = run(&cmd(&["sh", "-c", "sleep 3 & echo done"]), &env(), &o);
+        let r = run_command(&cmd(&["sh", "-c", "sleep 3 & echo done"]), &env(), &o);
         assert_eq!(r, Ok(()));
         assert!(started.elapsed() < Duration::from_secs(20));
     }
@@ -698,7 +581,7 @@ mod tests {
         let c = Path::new("/nonexistent/cancel");
         let mut o = opts(c);
         o.stdout_path = "/proc/nope/x";
-        match run(&cmd(&["true"]), &env(), &o) {
+        match run_command(&cmd(&["true"]), &env(), &o) {
             Err(RunError::Other(m)) => assert!(m.starts_with("error "), "{m}"),
             other => panic!("{other:?}"),
         }

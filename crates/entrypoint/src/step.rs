@@ -18,10 +18,10 @@ use crate::post;
 use crate::results;
 use crate::run::{self, RunError, RunOptions};
 use crate::substitute::{self, Env};
-use crate::wait::{WaitError, Waiter};
+use crate::wait::{WaitError, WaitRules, Waiter};
 use crate::when::{self, WhenExpression};
 
-/// How `go` ended unsuccessfully (upstream's error types).
+/// How [`execute`] ended unsuccessfully (upstream's error types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     /// `.beforestepexit.err`: the user chose fail-continue before the step.
@@ -56,14 +56,8 @@ impl std::fmt::Display for StepError {
 
 /// Waiting and running: the side effects that need time and processes.
 pub trait Engine {
-    fn wait(
-        &mut self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError>;
-    fn run(
+    fn wait(&mut self, file: &str, rules: WaitRules) -> Result<(), WaitError>;
+    fn run_command(
         &mut self,
         command: &[String],
         env: &Env,
@@ -80,22 +74,11 @@ pub struct ProcessEngine<'a> {
 }
 
 impl Engine for ProcessEngine<'_> {
-    fn wait(
-        &mut self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError> {
-        Waiter::new(self.signals).wait(
-            file,
-            expect_content,
-            breakpoint_on_failure,
-            watch_predecessor,
-        )
+    fn wait(&mut self, file: &str, rules: WaitRules) -> Result<(), WaitError> {
+        Waiter::new(self.signals).wait(file, rules)
     }
 
-    fn run(
+    fn run_command(
         &mut self,
         command: &[String],
         env: &Env,
@@ -109,7 +92,7 @@ impl Engine for ProcessEngine<'_> {
             cancel_file: &self.cancel_file,
             signals: self.signals,
         };
-        run::run(command, env, &opts)
+        run::run_command(command, env, &opts)
     }
 }
 
@@ -135,11 +118,11 @@ pub fn slog_error(msg: &str, err: &str) {
     golog::slog("ERROR", &format!("{msg} error={}", golog::slog_value(err)));
 }
 
-/// Runs the lifecycle, then appends the collected entries to the termination message (always,
-/// like upstream's deferred write; a failure there is fatal).
-pub fn go(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
+/// Upstream's `Entrypointer.Go()`: runs the lifecycle, then appends the collected entries to
+/// the termination message (always, like upstream's deferred write; a failure there is fatal).
+pub fn execute(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
     let mut output = Vec::new();
-    let result = go_inner(step, engine, &mut output);
+    let result = wait_run_and_report(step, engine, &mut output);
     if let Err(e) = termination::write_message(
         Path::new(&step.cfg.termination_path),
         &output,
@@ -150,19 +133,25 @@ pub fn go(step: &mut Step, engine: &mut dyn Engine) -> Result<(), StepError> {
     result
 }
 
-fn go_inner(
+/// `Go()` without its deferred termination write: entries for it are pushed to `output`.
+fn wait_run_and_report(
     step: &mut Step,
     engine: &mut dyn Engine,
     output: &mut Vec<RunResult>,
 ) -> Result<(), StepError> {
     let cfg = step.cfg.clone();
-    let smd = cfg.step_metadata_dir.as_str();
+    let metadata_dir = cfg.step_metadata_dir.as_str();
     for sub in ["results", "artifacts"] {
-        gofs::mkdir_all(&gofs::join(&[smd, sub]), 0o777).map_err(StepError::Other)?;
+        gofs::mkdir_all(&gofs::join(&[metadata_dir, sub]), 0o777).map_err(StepError::Other)?;
     }
 
+    let predecessor = WaitRules {
+        expect_content: cfg.wait_file_content,
+        breakpoint_on_failure: cfg.breakpoint_on_failure,
+        watch_predecessor: true,
+    };
     for file in &cfg.wait_files {
-        if let Err(e) = engine.wait(file, cfg.wait_file_content, cfg.breakpoint_on_failure, true) {
+        if let Err(e) = engine.wait(file, predecessor) {
             if !cfg.breakpoint_on_failure {
                 post::write_post_file(&cfg.post_file, true);
             }
@@ -188,7 +177,7 @@ fn go_inner(
     if cfg.debug_before_step {
         golog::log(debug::BEFORE_STEP_MESSAGE);
         let file = format!("{}{}", cfg.post_file, debug::BEFORE_STEP_SUFFIX);
-        if engine.wait(&file, false, false, false).is_err() {
+        if engine.wait(&file, WaitRules::default()).is_err() {
             golog::log(&format!(
                 "error occurred while waiting for {file} : {}",
                 debug::BEFORE_STEP_ERROR
@@ -222,7 +211,7 @@ fn go_inner(
         match when::allow_exec(&step.when) {
             Err(e) => err = Some(StepError::Other(e)),
             Ok(true) => {
-                if let Err(e) = engine.run(&step.command, &step.env, deadline) {
+                if let Err(e) = engine.run_command(&step.command, &step.env, deadline) {
                     err = Some(match e {
                         RunError::DeadlineExceeded => StepError::DeadlineExceeded,
                         RunError::Cancelled => StepError::Cancelled,
@@ -237,7 +226,7 @@ fn go_inner(
                     "Step was skipped due to when expressions were evaluated to false.",
                 );
                 output.push(internal("Reason", "Skipped"));
-                post::write_outcome(&cfg.post_file, false, smd, Some("0"));
+                post::write_outcome(&cfg.post_file, false, metadata_dir, Some("0"));
                 return Ok(());
             }
         }
@@ -249,7 +238,7 @@ fn go_inner(
         Some(StepError::Cancelled) => {
             golog::slog("INFO", "Step was canceling");
             output.push(internal("Reason", "Cancelled"));
-            post::write_outcome(&cfg.post_file, true, smd, Some("killed"));
+            post::write_outcome(&cfg.post_file, true, metadata_dir, Some("killed"));
         }
         Some(StepError::DeadlineExceeded) => {
             post::write_post_file(&cfg.post_file, true);
@@ -259,9 +248,9 @@ fn go_inner(
         Some(StepError::ChildExit(st)) if cfg.on_error == ON_ERROR_CONTINUE => {
             let code = st.code().to_string();
             output.push(internal("ExitCode", code.clone()));
-            post::write_outcome(&cfg.post_file, false, smd, Some(&code));
+            post::write_outcome(&cfg.post_file, false, metadata_dir, Some(&code));
         }
-        None => post::write_outcome(&cfg.post_file, false, smd, Some("0")),
+        None => post::write_outcome(&cfg.post_file, false, metadata_dir, Some("0")),
         Some(_) => post::write_post_file(&cfg.post_file, true),
     }
 
@@ -277,7 +266,7 @@ fn go_inner(
         )?;
     }
     if cfg.step_results.first().is_some_and(|r| !r.is_empty()) {
-        let dir = gofs::join(&[smd, "results"]);
+        let dir = gofs::join(&[metadata_dir, "results"]);
         collect_results(
             &cfg,
             &dir,
@@ -287,7 +276,7 @@ fn go_inner(
         )?;
     }
     if in_message {
-        let step_path = results::step_artifacts_path(smd);
+        let step_path = results::step_artifacts_path(metadata_dir);
         match results::read_artifact(&step_path, termination::STEP_ARTIFACTS_RESULT) {
             Ok(entry) => output.extend(entry),
             Err(e) => golog::fatal(&format!("Error while handling step artifacts: {e}")),

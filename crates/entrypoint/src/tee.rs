@@ -9,7 +9,7 @@
 //! `exec.Cmd`'s copy goroutine: the chunk still reaches the console (upstream writes it there
 //! first), then the pipe's read end is closed, so the command's next write to it gets `EPIPE`
 //! (or `SIGPIPE`), and the first such error (`write <path>: <errno>`) is kept for the step's
-//! outcome ([`Tee::error`]): Go's `Wait` reports it when the command itself exited 0.
+//! outcome ([`Tee::stop`]): Go's `Wait` reports it when the command itself exited 0.
 
 use std::fs::File;
 use std::io::Write;
@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::watch;
+use nix::errno::Errno;
+
+use crate::sys;
 
 /// Reads per stream once asked to stop: what is buffered now goes out, an endless writer
 /// cannot keep the copier alive.
@@ -97,11 +99,6 @@ impl Tee {
         self.finished.iter().all(|f| f.load(Ordering::Acquire))
     }
 
-    /// The first file write that failed (and ended its stream's copy).
-    pub fn error(&self) -> Option<String> {
-        self.error.lock().ok().and_then(|e| e.clone())
-    }
-
     /// When a chunk was last copied (the start if none was).
     pub fn last_data(&self) -> Instant {
         self.started + Duration::from_nanos(self.last_data.load(Ordering::Acquire))
@@ -109,7 +106,7 @@ impl Tee {
 
     /// Asks every copier to copy what is buffered now and end, and waits for that up to `wait`
     /// (a copier stuck on a console nobody reads is left behind; process exit ends it).
-    /// Returns the first file write error ([`Tee::error`]).
+    /// Returns the first file write that failed (and ended its stream's copy).
     pub fn stop(mut self, wait: Duration) -> Option<String> {
         self.stops.clear();
         let deadline = Instant::now() + wait;
@@ -118,9 +115,9 @@ impl Tee {
             if now >= deadline {
                 break;
             }
-            watch::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
+            sys::poll_readable(&[self.done.as_raw_fd()], Some(deadline - now));
         }
-        self.error()
+        self.error.lock().ok().and_then(|e| e.clone())
     }
 }
 
@@ -147,7 +144,7 @@ impl Copier {
         let mut buf = vec![0u8; 32 * 1024];
         let fds = [self.stream.pipe.as_raw_fd(), self.stop.as_raw_fd()];
         loop {
-            let ready = watch::poll_readable(&fds, None);
+            let ready = sys::poll_readable(&fds, None);
             if ready[1] {
                 for _ in 0..MAX_READS_AFTER_STOP {
                     match self.read(&mut buf) {
@@ -171,21 +168,11 @@ impl Copier {
     }
 
     fn read(&self, buf: &mut [u8]) -> Read {
-        // SAFETY: reading into a buffer of the given length.
-        let n = unsafe {
-            libc::read(
-                self.stream.pipe.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        match n {
-            0 => Read::Closed,
-            n if n > 0 => Read::Data(n as usize),
-            _ => match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EAGAIN | libc::EINTR) => Read::Nothing,
-                _ => Read::Closed,
-            },
+        match nix::unistd::read(&self.stream.pipe, buf) {
+            Ok(0) => Read::Closed,
+            Ok(n) => Read::Data(n),
+            Err(Errno::EAGAIN | Errno::EINTR) => Read::Nothing,
+            Err(_) => Read::Closed,
         }
     }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::liveness;
 use crate::pid1::Signals;
+use crate::sys;
 use crate::watch::{self, Watcher};
 
 /// Why a wait ended without the file.
@@ -27,6 +28,17 @@ pub enum WaitError {
     Failed(String),
 }
 
+/// How a wait reads the file and its neighbours; the default is a debug script's file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitRules {
+    /// `-wait_file_content`: an empty file does not count yet.
+    pub expect_content: bool,
+    /// `-breakpoint_on_failure`: `<file>.err` or a dead predecessor ends the wait successfully.
+    pub breakpoint_on_failure: bool,
+    /// Watch the predecessor's liveness lock (a step's wait files).
+    pub watch_predecessor: bool,
+}
+
 /// Waits on files, routing signals that arrive meanwhile.
 pub struct Waiter<'a> {
     signals: Option<&'a Signals>,
@@ -37,15 +49,13 @@ impl<'a> Waiter<'a> {
         Waiter { signals }
     }
 
-    /// Blocks until `file` is ready (see module docs). `watch_predecessor` enables the liveness
-    /// check for step wait files.
-    pub fn wait(
-        &self,
-        file: &str,
-        expect_content: bool,
-        breakpoint_on_failure: bool,
-        watch_predecessor: bool,
-    ) -> Result<(), WaitError> {
+    /// Blocks until `file` is ready (see module docs).
+    pub fn wait(&self, file: &str, rules: WaitRules) -> Result<(), WaitError> {
+        let WaitRules {
+            expect_content,
+            breakpoint_on_failure,
+            watch_predecessor,
+        } = rules;
         if file.is_empty() {
             return Ok(());
         }
@@ -71,18 +81,16 @@ impl<'a> Waiter<'a> {
                     )));
                 }
             }
-            if std::fs::metadata(&err_file).is_ok() {
+            let failed = if std::fs::metadata(&err_file).is_ok() {
+                Some(WaitError::Skip)
+            } else {
+                predecessor_gone.then_some(WaitError::PredecessorGone)
+            };
+            if let Some(e) = failed {
                 return if breakpoint_on_failure {
                     Ok(())
                 } else {
-                    Err(WaitError::Skip)
-                };
-            }
-            if predecessor_gone {
-                return if breakpoint_on_failure {
-                    Ok(())
-                } else {
-                    Err(WaitError::PredecessorGone)
+                    Err(e)
                 };
             }
             if watch_predecessor && lock_waiter.is_none() && !lock_refused && lock_file.exists() {
@@ -102,7 +110,7 @@ impl<'a> Waiter<'a> {
             let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
             fds.extend(lock_fd);
             crate::footprint::release_text_pages();
-            let ready = watch::poll_readable(&fds, Some(watch::SAFETY_POLL));
+            let ready = sys::poll_readable(&fds, Some(watch::SAFETY_POLL));
             for (fd, r) in fds.iter().zip(ready) {
                 if !r {
                     continue;
@@ -122,9 +130,7 @@ impl<'a> Waiter<'a> {
             }
         }
     }
-}
 
-impl Waiter<'_> {
     /// After `file` appeared: gives a writer that created it empty (`echo 1 > f` is create,
     /// then write) up to `limit` to put content in it. Upstream only looked again a poll
     /// period later, so its readers practically always saw the content.
@@ -142,7 +148,7 @@ impl Waiter<'_> {
             let sig_fd = self.signals.map(|s| s.raw_fd());
             fds.extend(sig_fd);
             fds.extend(watcher.raw_fd());
-            let ready = watch::poll_readable(&fds, Some(deadline - now));
+            let ready = sys::poll_readable(&fds, Some(deadline - now));
             if let (Some(s), Some(true)) = (self.signals, sig_fd.map(|_| ready[0])) {
                 s.handle_while_idle();
             }
@@ -158,14 +164,23 @@ mod tests {
     use std::thread;
     use std::time::Duration;
 
+    fn step_wait(expect_content: bool, breakpoint_on_failure: bool) -> WaitRules {
+        WaitRules {
+            expect_content,
+            breakpoint_on_failure,
+            watch_predecessor: true,
+        }
+    }
+
     fn wait_in_thread(
         file: String,
         content: bool,
-        bpof: bool,
+        breakpoint_on_failure: bool,
     ) -> mpsc::Receiver<Result<(), WaitError>> {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            let _ = tx.send(Waiter::new(None).wait(&file, content, bpof, true));
+            let _ =
+                tx.send(Waiter::new(None).wait(&file, step_wait(content, breakpoint_on_failure)));
         });
         rx
     }
@@ -192,7 +207,7 @@ mod tests {
 
     #[test]
     fn empty_path_returns_at_once() {
-        assert_eq!(Waiter::new(None).wait("", true, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait("", step_wait(true, false)), Ok(()));
     }
 
     #[test]
@@ -201,7 +216,7 @@ mod tests {
         let f = d.path().join("out");
         std::fs::write(&f, "").unwrap();
         let f = f.to_string_lossy().into_owned();
-        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, false)), Ok(()));
     }
 
     #[test]
@@ -252,10 +267,10 @@ mod tests {
         std::fs::write(d.path().join("out.err"), "").unwrap();
         let f = f.to_string_lossy().into_owned();
         assert_eq!(
-            Waiter::new(None).wait(&f, false, false, true),
+            Waiter::new(None).wait(&f, step_wait(false, false)),
             Err(WaitError::Skip)
         );
-        assert_eq!(Waiter::new(None).wait(&f, false, true, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, true)), Ok(()));
     }
 
     #[test]
@@ -264,7 +279,7 @@ mod tests {
         std::fs::write(d.path().join("out"), "").unwrap();
         std::fs::write(d.path().join("out.err"), "").unwrap();
         let f = d.path().join("out").to_string_lossy().into_owned();
-        assert_eq!(Waiter::new(None).wait(&f, false, false, true), Ok(()));
+        assert_eq!(Waiter::new(None).wait(&f, step_wait(false, false)), Ok(()));
     }
 
     #[test]
@@ -286,7 +301,7 @@ mod tests {
         std::fs::write(d.path().join("file"), "").unwrap();
         // ENOTDIR: a path through a regular file.
         let f = d.path().join("file/out").to_string_lossy().into_owned();
-        match Waiter::new(None).wait(&f, false, false, true) {
+        match Waiter::new(None).wait(&f, step_wait(false, false)) {
             Err(WaitError::Failed(m)) => {
                 assert_eq!(m, format!("waiting for \"{f}\": stat {f}: not a directory"));
             }

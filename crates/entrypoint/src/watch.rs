@@ -7,9 +7,11 @@
 //! A directory that does not exist yet is covered by watching its nearest existing ancestor,
 //! for entries appearing only: writes to unrelated files there must not wake the waiter.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 /// Safety-net re-check interval even when inotify works (upstream's polling period), so a
 /// missed event can never make a wait longer than upstream's.
@@ -28,13 +30,7 @@ const ANCESTOR_MASK: u32 = libc::IN_CREATE | libc::IN_MOVED_TO;
 
 /// An inotify instance watching directories (or nothing, when inotify is unavailable).
 pub struct Watcher {
-    fd: Option<OwnedFd>,
-}
-
-impl Default for Watcher {
-    fn default() -> Self {
-        Self::new()
-    }
+    fd: Option<Inotify>,
 }
 
 static PROCESS: std::sync::OnceLock<Watcher> = std::sync::OnceLock::new();
@@ -48,17 +44,15 @@ impl Watcher {
         PROCESS.get_or_init(Watcher::new)
     }
 
-    pub fn new() -> Self {
-        // SAFETY: inotify_init1 has no memory arguments.
-        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    fn new() -> Self {
         Watcher {
-            fd: (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) }),
+            fd: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
         }
     }
 
     /// The fd to poll for readability; `None` when inotify could not be initialised.
     pub fn raw_fd(&self) -> Option<RawFd> {
-        self.fd.as_ref().map(|f| f.as_raw_fd())
+        self.fd.as_ref().map(|f| f.as_fd().as_raw_fd())
     }
 
     /// Watches the directory holding `path`, or its nearest existing ancestor. Cheap to repeat:
@@ -71,7 +65,7 @@ impl Watcher {
         };
         let mut mask = MASK;
         loop {
-            if add_watch(fd.as_raw_fd(), &dir, mask) {
+            if add_watch(fd, &dir, mask) {
                 return;
             }
             mask = ANCESTOR_MASK;
@@ -87,53 +81,21 @@ impl Watcher {
     pub fn drain(&self) {
         let Some(fd) = &self.fd else { return };
         let mut buf = [0u8; 1024];
-        // SAFETY: reading into a local buffer of the given size.
-        while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        while nix::unistd::read(fd, &mut buf).is_ok_and(|n| n > 0) {}
     }
 }
 
 /// Adds `mask` to the watch of `dir` (`IN_MASK_ADD`: a directory that is both a parent and an
 /// ancestor keeps the wider mask).
-fn add_watch(fd: RawFd, dir: &Path, mask: u32) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: valid NUL-terminated path.
-    unsafe { libc::inotify_add_watch(fd, c.as_ptr(), mask | libc::IN_MASK_ADD) >= 0 }
-}
-
-/// `poll(2)` on `fds` for readability; returns which fds are readable (same order). Interrupted
-/// or failed polls report nothing readable.
-pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let ms = match timeout {
-        None => -1,
-        Some(d) => {
-            d.as_millis().min(i32::MAX as u128) as i32
-                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
-        }
-    };
-    // SAFETY: pfds is a valid array of its length.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-    if n <= 0 {
-        return vec![false; fds.len()];
-    }
-    pfds.iter()
-        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-        .collect()
+fn add_watch(inotify: &Inotify, dir: &Path, mask: u32) -> bool {
+    let flags = AddWatchFlags::from_bits_retain(mask | libc::IN_MASK_ADD);
+    inotify.add_watch(dir, flags).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::poll_readable;
 
     #[test]
     fn event_wakes_poll() {

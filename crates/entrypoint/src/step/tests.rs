@@ -24,14 +24,14 @@ impl FakeEngine {
 }
 
 impl Engine for FakeEngine {
-    fn wait(&mut self, file: &str, _: bool, _: bool, _: bool) -> Result<(), WaitError> {
+    fn wait(&mut self, file: &str, _: WaitRules) -> Result<(), WaitError> {
         self.waited.push(file.to_string());
         if file.is_empty() {
             return Ok(());
         }
         self.waits.pop_front().unwrap_or(Ok(()))
     }
-    fn run(
+    fn run_command(
         &mut self,
         command: &[String],
         _: &Env,
@@ -111,8 +111,8 @@ impl Fixture {
             })
             .collect()
     }
-    fn go(&mut self, engine: &mut FakeEngine) -> Result<(), StepError> {
-        go(&mut self.step, engine)
+    fn execute(&mut self, engine: &mut FakeEngine) -> Result<(), StepError> {
+        execute(&mut self.step, engine)
     }
 }
 
@@ -124,7 +124,7 @@ fn e(key: &str, value: &str, t: u8) -> (String, String, u8) {
 fn success() {
     let mut f = Fixture::new();
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     assert!(f.exists("run/1/out") && !f.exists("run/1/out.err"));
     assert_eq!(f.exit_code().as_deref(), Some("0"));
     assert!(f.exists("run/1/status/results") && f.exists("run/1/status/artifacts"));
@@ -138,7 +138,7 @@ fn child_fails() {
     let mut f = Fixture::new();
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(3))));
     assert_eq!(
-        f.go(&mut eng),
+        f.execute(&mut eng),
         Err(StepError::ChildExit(ChildStatus::Exited(3)))
     );
     assert!(f.exists("run/1/out.err") && !f.exists("run/1/out"));
@@ -155,7 +155,7 @@ fn on_error_continue() {
         let mut f = Fixture::new();
         f.step.cfg.on_error = "continue".into();
         let mut eng = FakeEngine::new(Err(RunError::Exit(status)));
-        assert_eq!(f.go(&mut eng), Err(StepError::ChildExit(status)));
+        assert_eq!(f.execute(&mut eng), Err(StepError::ChildExit(status)));
         assert!(f.exists("run/1/out") && !f.exists("run/1/out.err"));
         assert_eq!(f.exit_code().as_deref(), Some(code));
         assert_eq!(
@@ -172,7 +172,7 @@ fn skip_on_previous_failure_and_dead_predecessor() {
         f.step.cfg.wait_files = vec!["/x/out".into()];
         let mut eng = FakeEngine::new(Ok(()));
         eng.waits.push_back(Err(we));
-        assert_eq!(f.go(&mut eng), Err(StepError::Skip));
+        assert_eq!(f.execute(&mut eng), Err(StepError::Skip));
         assert!(f.exists("run/1/out.err"));
         assert_eq!(f.exit_code(), None);
         assert!(eng.ran.is_empty());
@@ -192,7 +192,7 @@ fn wait_error_with_breakpoint_writes_no_post_file() {
     eng.waits
         .push_back(Err(WaitError::Failed("waiting for x".into())));
     assert_eq!(
-        f.go(&mut eng),
+        f.execute(&mut eng),
         Err(StepError::Other("waiting for x".into()))
     );
     assert!(!f.exists("run/1/out.err") && !f.exists("run/1/out"));
@@ -204,7 +204,7 @@ fn multiple_wait_files_in_order() {
     let mut f = Fixture::new();
     f.step.cfg.wait_files = vec!["a".into(), "b".into()];
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     assert_eq!(eng.waited, vec!["a", "b"]);
 }
 
@@ -213,7 +213,7 @@ fn timeout_and_cancel() {
     let mut f = Fixture::new();
     f.step.cfg.timeout = 1_000_000;
     let mut eng = FakeEngine::new(Err(RunError::DeadlineExceeded));
-    assert_eq!(f.go(&mut eng), Err(StepError::DeadlineExceeded));
+    assert_eq!(f.execute(&mut eng), Err(StepError::DeadlineExceeded));
     assert!(matches!(eng.deadline_seen, Some(Some(_))));
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.exit_code(), None);
@@ -224,7 +224,7 @@ fn timeout_and_cancel() {
 
     let mut f = Fixture::new();
     let mut eng = FakeEngine::new(Err(RunError::Cancelled));
-    assert_eq!(f.go(&mut eng), Err(StepError::Cancelled));
+    assert_eq!(f.execute(&mut eng), Err(StepError::Cancelled));
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.exit_code().as_deref(), Some("killed"));
     assert_eq!(
@@ -239,7 +239,7 @@ fn negative_timeout() {
     f.step.cfg.timeout = -1;
     let mut eng = FakeEngine::new(Ok(()));
     assert_eq!(
-        f.go(&mut eng),
+        f.execute(&mut eng),
         Err(StepError::Other("negative timeout specified".into()))
     );
     assert!(eng.ran.is_empty());
@@ -251,7 +251,7 @@ fn debug_before_step() {
     let mut f = Fixture::new();
     f.step.cfg.debug_before_step = true;
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     let pf = f.step.cfg.post_file.clone();
     assert_eq!(
         eng.waited,
@@ -262,7 +262,7 @@ fn debug_before_step() {
     f.step.cfg.debug_before_step = true;
     let mut eng = FakeEngine::new(Ok(()));
     eng.waits.push_back(Err(WaitError::Skip));
-    assert_eq!(f.go(&mut eng), Err(StepError::DebugBeforeStep));
+    assert_eq!(f.execute(&mut eng), Err(StepError::DebugBeforeStep));
     assert!(eng.ran.is_empty());
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.entries(), vec![e("StartedAt", "", 3)]);
@@ -273,7 +273,7 @@ fn failure_with_breakpoint_skips_post_file() {
     let mut f = Fixture::new();
     f.step.cfg.breakpoint_on_failure = true;
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(1))));
-    assert!(f.go(&mut eng).is_err());
+    assert!(f.execute(&mut eng).is_err());
     assert!(!f.exists("run/1/out") && !f.exists("run/1/out.err"));
 }
 
@@ -282,7 +282,7 @@ fn when_false_skips_successfully() {
     let mut f = Fixture::new();
     f.step.when = when::parse(r#"[{"input":"foo","operator":"in","values":["bar"]}]"#).unwrap();
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     assert!(eng.ran.is_empty());
     assert!(f.exists("run/1/out"));
     assert_eq!(f.exit_code().as_deref(), Some("0"));
@@ -308,7 +308,7 @@ fn results_and_artifacts_order() {
     std::fs::create_dir_all(&task_art).unwrap();
     std::fs::write(task_art.join("provenance.json"), "[]").unwrap();
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     let step_key = f
         .path("run/1/status/artifacts/provenance.json")
         .to_string_lossy()
@@ -337,7 +337,7 @@ fn results_read_even_on_failure_but_not_with_sidecar_logs() {
     std::fs::create_dir_all(&results).unwrap();
     std::fs::write(results.join("digest"), "x").unwrap();
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(2))));
-    assert!(f.go(&mut eng).is_err());
+    assert!(f.execute(&mut eng).is_err());
     assert_eq!(
         f.entries(),
         vec![e("digest", "x", 1), e("StartedAt", "", 3)]
@@ -350,7 +350,7 @@ fn results_read_even_on_failure_but_not_with_sidecar_logs() {
     std::fs::create_dir_all(&results).unwrap();
     std::fs::write(results.join("digest"), "x").unwrap();
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Ok(()));
+    assert_eq!(f.execute(&mut eng), Ok(()));
     assert_eq!(f.entries(), vec![e("StartedAt", "", 3)]);
 }
 
@@ -362,7 +362,7 @@ fn oversized_results() {
     std::fs::create_dir_all(&results).unwrap();
     std::fs::write(results.join("big"), "x".repeat(5000)).unwrap();
     let mut eng = FakeEngine::new(Ok(()));
-    assert_eq!(f.go(&mut eng), Err(StepError::TooLarge));
+    assert_eq!(f.execute(&mut eng), Err(StepError::TooLarge));
     assert!(f.exists("run/1/out"));
     assert_eq!(f.exit_code().as_deref(), Some("0"));
     assert_eq!(f.entries(), vec![e("StartedAt", "", 3)]);
@@ -373,7 +373,7 @@ fn start_failure_is_row_g() {
     let mut f = Fixture::new();
     let msg = "exec: \"nope\": executable file not found in $PATH".to_string();
     let mut eng = FakeEngine::new(Err(RunError::Other(msg.clone())));
-    assert_eq!(f.go(&mut eng), Err(StepError::Other(msg)));
+    assert_eq!(f.execute(&mut eng), Err(StepError::Other(msg)));
     assert!(f.exists("run/1/out.err"));
     assert_eq!(f.exit_code(), None);
 }
@@ -383,6 +383,6 @@ fn empty_post_file_writes_nothing() {
     let mut f = Fixture::new();
     f.step.cfg.post_file = String::new();
     let mut eng = FakeEngine::new(Err(RunError::Exit(ChildStatus::Exited(1))));
-    assert!(f.go(&mut eng).is_err());
+    assert!(f.execute(&mut eng).is_err());
     assert!(!f.exists("run/1/out.err") && !f.exists("run/1/out"));
 }
