@@ -11,7 +11,6 @@
 pub mod args;
 pub mod debug;
 pub mod exit;
-pub mod footprint;
 pub mod lifecycle;
 pub mod liveness;
 pub mod pid1;

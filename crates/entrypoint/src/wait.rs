@@ -109,7 +109,6 @@ impl<'a> Waiter<'a> {
             fds.extend(watcher.raw_fd());
             let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
             fds.extend(lock_fd);
-            crate::footprint::release_text_pages();
             let ready = sys::poll_readable(&fds, Some(watch::SAFETY_POLL));
             for (fd, r) in fds.iter().zip(ready) {
                 if !r {
