@@ -17,13 +17,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import Daemon, clean_env, make_repo  # noqa: E402
+from bench import Daemon, make_repo, read_into_page_cache, scratch  # noqa: E402
 from cgroup import MemoryCgroup  # noqa: E402
 
 
@@ -79,16 +78,9 @@ def main():
     a = ap.parse_args()
     builds = [b.split("=", 1) for b in a.builds]
     for _, binary in builds:
-        with open(binary, "rb") as f:  # in the page cache before any cgroup is charged
-            while f.read(1 << 20):
-                pass
-    work = tempfile.mkdtemp(prefix="stepkit-git-ab-")
+        read_into_page_cache(binary)
+    work, env, srv = scratch("stepkit-git-ab-")
     try:
-        home = os.path.join(work, "home")
-        os.makedirs(home)
-        env = clean_env(home)
-        srv = os.path.join(work, "srv")
-        os.makedirs(srv)
         names = []
         for spec in a.repo:
             name, path = spec.split("=", 1)

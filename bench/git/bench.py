@@ -59,6 +59,25 @@ def clean_env(home):
     return env
 
 
+def read_into_page_cache(path):
+    """Reads a binary whole, so no measured run's cgroup is charged its first read (the git
+    CLI's pages are already cached: it built the repositories)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
+def scratch(prefix):
+    """A temporary directory with a clean git HOME and an empty `srv/` to serve; returns
+    (directory, environment, srv)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    srv = os.path.join(work, "srv")
+    os.makedirs(srv)
+    return work, clean_env(home), srv
+
+
 def git(env, cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -199,21 +218,13 @@ def main():
     if shutil.which("git") is None:
         sys.exit("git CLI not installed")
     trials = 1 if a.quick else a.trials
-    # The binary in the page cache before any measurement, as the git CLI's already is (it
-    # builds the repositories): pages read first inside a run's cgroup would be charged to it
-    # in that run only (a fresh build's first clone showed 13.8 MiB instead of ~6.7).
-    with open(binary, "rb") as f:
-        while f.read(1 << 20):
-            pass
+    # Pages read first inside a run's cgroup would be charged to that run only (a fresh
+    # build's first clone showed 13.8 MiB instead of ~6.7).
+    read_into_page_cache(binary)
     sizes = [("1k", 1000)] if a.quick else [("1k", 1000), ("20k", 20000)]
 
-    work = tempfile.mkdtemp(prefix="stepkit-git-bench-")
+    work, env, srv = scratch("stepkit-git-bench-")
     try:
-        home = os.path.join(work, "home")
-        os.makedirs(home)
-        env = clean_env(home)
-        srv = os.path.join(work, "srv")
-        os.makedirs(srv)
         repos = []
         for label, n in sizes:
             print(f"generating {label} repositories ...", file=sys.stderr)
