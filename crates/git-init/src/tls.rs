@@ -295,16 +295,18 @@ unsafe extern "C" fn stream_wrap(
     new_stream(out, inner, false, c_text(host))
 }
 
+/// The [`TlsStream`] behind the pointer libgit2 hands back.
+///
 /// # Safety
 /// `s` must be a stream made by [`new_stream`].
-unsafe fn this<'a>(s: *mut RawStream) -> &'a mut TlsStream {
+unsafe fn tls_stream_of<'a>(s: *mut RawStream) -> &'a mut TlsStream {
     // SAFETY: see the function's contract; `raw` is the first field.
     unsafe { &mut *s.cast::<TlsStream>() }
 }
 
 unsafe extern "C" fn stream_connect(s: *mut RawStream) -> c_int {
     // SAFETY: libgit2 calls this on our own streams only.
-    let st = unsafe { this(s) };
+    let st = unsafe { tls_stream_of(s) };
     if st.owns_inner {
         // SAFETY: the inner stream is live.
         let rc = unsafe {
@@ -381,7 +383,7 @@ fn handshake(st: &mut TlsStream) -> Result<(), HandshakeFailure> {
 
 unsafe extern "C" fn stream_certificate(out: *mut *mut RawCertX509, s: *mut RawStream) -> c_int {
     // SAFETY: libgit2 calls this on our own streams only, after connect.
-    let st = unsafe { this(s) };
+    let st = unsafe { tls_stream_of(s) };
     st.cert.data = st.der.as_mut_ptr().cast();
     st.cert.len = st.der.len();
     // SAFETY: a valid out pointer; the certificate lives as long as the stream.
@@ -393,7 +395,7 @@ unsafe extern "C" fn stream_read(s: *mut RawStream, data: *mut c_void, len: usiz
     // SAFETY: libgit2 calls this on our own streams with a writable buffer of `len` bytes.
     let (st, buf) = unsafe {
         (
-            this(s),
+            tls_stream_of(s),
             std::slice::from_raw_parts_mut(data.cast::<u8>(), len),
         )
     };
@@ -421,7 +423,12 @@ unsafe extern "C" fn stream_write(
     _flags: c_int,
 ) -> isize {
     // SAFETY: libgit2 calls this on our own streams with `len` readable bytes.
-    let (st, buf) = unsafe { (this(s), std::slice::from_raw_parts(data.cast::<u8>(), len)) };
+    let (st, buf) = unsafe {
+        (
+            tls_stream_of(s),
+            std::slice::from_raw_parts(data.cast::<u8>(), len),
+        )
+    };
     let Some(tls) = st.tls.as_mut() else {
         set_error("SSL error: write before connect");
         return -1;
@@ -439,7 +446,7 @@ unsafe extern "C" fn stream_write(
 
 unsafe extern "C" fn stream_close(s: *mut RawStream) -> c_int {
     // SAFETY: libgit2 calls this on our own streams only.
-    let st = unsafe { this(s) };
+    let st = unsafe { tls_stream_of(s) };
     if let Some(mut tls) = st.tls.take() {
         let _ = tls.shutdown();
     }
