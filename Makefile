@@ -2,7 +2,7 @@
 CARGO   ?= cargo
 TARGET  ?= x86_64-unknown-linux-gnu
 RELEASE := target/$(TARGET)/release
-BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporter
+BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporter sidecarlogresults
 # Static, and not position-independent: no start-up relocation pass over .data.rel.ro, which
 # costs ~0.6 MiB of binary and ~1 MiB of resident memory in git-init (upstream's Go binaries
 # are static non-PIE too).
