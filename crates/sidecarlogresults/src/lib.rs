@@ -38,7 +38,7 @@ pub const INTERVAL_ENV: &str = "SIDECAR_LOG_POLLING_INTERVAL";
 /// The interval when [`INTERVAL_ENV`] is unset or empty.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 /// Bound on a `provenance.json`: its re-encoded form must fit one log line the controller
-/// accepts, and whitespace or unknown fields it drops cannot make a sane file 5 times larger.
+/// accepts, and whitespace or unknown fields it drops cannot make a sane file 8 times larger.
 pub const PROVENANCE_LIMIT: u64 = 8 * MAX_RESULT_BYTES;
 
 /// What the flags say.
