@@ -2,7 +2,7 @@
 CARGO   ?= cargo
 TARGET  ?= x86_64-unknown-linux-gnu
 RELEASE := target/$(TARGET)/release
-BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporter
+BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporter sidecarlogresults
 # Static, and not position-independent: no start-up relocation pass over .data.rel.ro, whose
 # relocated pages would be anonymous memory: 0.5 MiB more per git-init clone as static-pie
 # (0.9 vs 0.4 MiB anonymous peak on a 1k-file clone, bench/git/ab.py). Upstream's Go binaries

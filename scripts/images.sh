@@ -15,7 +15,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-IMAGES=(entrypoint git-init workingdirinit creds-init nop imagedigestexporter)
+IMAGES=(entrypoint git-init workingdirinit creds-init nop imagedigestexporter sidecarlogresults)
 REPO=${STEPKIT_IMAGE_REPO:-localhost/stepkit}
 
 usage() {

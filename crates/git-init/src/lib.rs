@@ -298,10 +298,10 @@ pub fn run(argv: &[String]) -> i32 {
         return write_resource_results(&log, &opts, &resource, &outcome.commit, &url);
     }
     let date = outcome.committer_date.to_string();
+    // The catalog git-init's exact entries: `committer-date` is only a result file (below).
     let entries = [
         results::Entry::new("commit", &outcome.commit, &resource),
         results::Entry::new("url", &url, &resource),
-        results::Entry::new("committer-date", &date, &resource),
     ];
     let term = Path::new(&opts.termination_message_path);
     if let Err(e) = results::write_termination_message(term, &entries) {

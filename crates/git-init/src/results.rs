@@ -1,6 +1,7 @@
-//! git-init's outputs in the catalog flavour: the termination message (`commit`, `url`, and
-//! stepkit's `committer-date`) and, when the pod has a results directory, the Task result files
-//! the catalog Task's shell script would otherwise write with `printf`. Both flavours write the
+//! git-init's outputs in the catalog flavour: the termination message (`commit` and `url`,
+//! byte for byte the catalog git-init's) and, when the pod has a results directory, the Task
+//! result files (`commit`, `url`, `committer-date`) the catalog Task's shell script would
+//! otherwise write with `printf`. Both flavours write the
 //! message with the `termination` crate (see [`crate::flavour`]).
 
 use std::path::Path;

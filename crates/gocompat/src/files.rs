@@ -181,20 +181,42 @@ pub fn kind_of(ft: std::fs::FileType) -> &'static str {
 /// on the opened file, so a symlink to `/dev/zero` or a FIFO is refused unread; at most
 /// `limit + 1` bytes are ever read, so a file that grows while being read is still bounded.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = OpenOptions::new()
+    read_opened_bounded(open_nonblocking(path)?, limit)
+}
+
+/// Opens for reading with `O_NONBLOCK`, so a FIFO without a writer cannot block the open.
+fn open_nonblocking(path: &Path) -> Result<File, ReadError> {
+    OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => ReadError::NotFound,
             _ => ReadError::Io("open", e),
-        })?;
-    read_opened_bounded(file, limit)
+        })
 }
 
 /// [`read_bounded`] of an already opened file (for callers that open with their own flags,
 /// e.g. `O_NOFOLLOW`).
 pub fn read_opened_bounded(file: File, limit: u64) -> Result<Vec<u8>, ReadError> {
+    match read_opened_prefix(file, limit, false)? {
+        (data, false) => Ok(data),
+        (_, true) => Err(ReadError::TooLarge { limit }),
+    }
+}
+
+/// [`read_bounded`], except that a file over `limit` is not an error: its first `limit` bytes
+/// come back with `true` (for a caller that reports an oversized file by showing its start).
+pub fn read_prefix(path: &Path, limit: u64) -> Result<(Vec<u8>, bool), ReadError> {
+    read_opened_prefix(open_nonblocking(path)?, limit, true)
+}
+
+/// `keep_prefix` false: a file whose size is already over `limit` is refused unread.
+fn read_opened_prefix(
+    file: File,
+    limit: u64,
+    keep_prefix: bool,
+) -> Result<(Vec<u8>, bool), ReadError> {
     let meta = file.metadata().map_err(|e| ReadError::Io("read", e))?;
     if meta.is_dir() {
         // What Go's `os.ReadFile` reports, so upstream's texts stay: `read <path>: is a directory`.
@@ -206,17 +228,18 @@ pub fn read_opened_bounded(file: File, limit: u64) -> Result<Vec<u8>, ReadError>
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular(kind_of(meta.file_type())));
     }
-    if meta.len() > limit {
+    if !keep_prefix && meta.len() > limit {
         return Err(ReadError::TooLarge { limit });
     }
-    let mut data = Vec::with_capacity(meta.len() as usize);
+    let mut data = Vec::with_capacity(meta.len().min(limit.saturating_add(1)) as usize);
     file.take(limit.saturating_add(1))
         .read_to_end(&mut data)
         .map_err(|e| ReadError::Io("read", e))?;
     if data.len() as u64 > limit {
-        return Err(ReadError::TooLarge { limit });
+        data.truncate(limit as usize);
+        return Ok((data, true));
     }
-    Ok(data)
+    Ok((data, false))
 }
 
 #[cfg(test)]
