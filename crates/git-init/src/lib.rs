@@ -300,8 +300,8 @@ pub fn run(argv: &[String]) -> i32 {
     let date = outcome.committer_date.to_string();
     // The catalog git-init's exact entries: `committer-date` is only a result file (below).
     let entries = [
-        results::Entry::new("commit", &outcome.commit, &resource),
-        results::Entry::new("url", &url, &resource),
+        results::entry("commit", &outcome.commit, &resource),
+        results::entry("url", &url, &resource),
     ];
     let term = Path::new(&opts.termination_message_path);
     if let Err(e) = results::write_termination_message(term, &entries) {
@@ -348,11 +348,10 @@ fn write_resource_results(
     commit: &str,
     url: &str,
 ) -> i32 {
-    let entry = |key: &str, value: &str| termination::RunResult {
-        resource_name: resource.to_string(),
-        ..termination::RunResult::new(key, value, 0)
-    };
-    let entries = [entry("commit", commit), entry("url", url)];
+    let entries = [
+        results::entry("commit", commit, resource),
+        results::entry("url", url, resource),
+    ];
     let path = Path::new(&opts.termination_message_path);
     match termination::write_message(path, &entries, false) {
         Ok(()) => 0,
