@@ -16,6 +16,7 @@ pub mod liveness;
 pub mod pid1;
 pub mod platform;
 pub mod post;
+pub mod reported;
 pub mod results;
 pub mod run;
 pub mod step;

@@ -15,6 +15,7 @@ use crate::args::{Config, ON_ERROR_CONTINUE};
 use crate::debug;
 use crate::pid1::{ChildStatus, Signals};
 use crate::post;
+use crate::reported;
 use crate::results;
 use crate::run::{self, RunError, RunOptions};
 use crate::substitute::{self, Env};
@@ -257,13 +258,30 @@ fn wait_run_and_report(
     let in_message = cfg.results_in_message();
     if cfg.results.first().is_some_and(|r| !r.is_empty()) {
         let dir = step.layout.results_dir().to_string_lossy().into_owned();
+        // Only what this step created or changed (reported.rs); the record is kept once the
+        // message holds the values.
+        let records = in_message
+            .then(|| reported::paths(&cfg.post_file))
+            .flatten();
+        let mut record = records
+            .as_ref()
+            .and_then(|(_, previous)| reported::load(previous.as_deref()))
+            .unwrap_or_default();
+        let filter = records.is_some().then_some(&mut record);
         collect_results(
             &cfg,
             &dir,
             &cfg.results,
             termination::TASK_RUN_RESULT,
             in_message,
+            filter,
         )?;
+        if let Some((own, _)) = &records
+            && let Err(e) = reported::save(own, &record)
+        {
+            // The next step then reports all its results, as upstream does.
+            golog::slog("WARN", &format!("Not recording reported results: {e}"));
+        }
     }
     if cfg.step_results.first().is_some_and(|r| !r.is_empty()) {
         let dir = gofs::join(&[metadata_dir, "results"]);
@@ -273,6 +291,7 @@ fn wait_run_and_report(
             &cfg.step_results,
             termination::STEP_RESULT,
             in_message,
+            None,
         )?;
     }
     if in_message {
@@ -303,13 +322,17 @@ fn collect_results(
     names: &[String],
     result_type: u8,
     in_message: bool,
+    only_changed: Option<&mut reported::Record>,
 ) -> Result<(), StepError> {
     let fail = |e: StepError| {
         slog_error("Error while substituting step artifacts:", &e.to_string());
         e
     };
-    let entries =
+    let mut entries =
         results::read_results(dir, names, result_type).map_err(|m| fail(StepError::Other(m)))?;
+    if let Some(record) = only_changed {
+        entries = reported::changed(entries, record);
+    }
     if in_message && !entries.is_empty() {
         termination::write_message(
             Path::new(&cfg.termination_path),

@@ -199,6 +199,14 @@ const DONE: &[&str] = &[
     "status/results/",
 ];
 
+/// [`DONE`] of a step that reported task results: plus its record of them (reported.rs).
+fn done_with_record() -> Vec<String> {
+    let mut v = strings(DONE);
+    v.push("task-results.sha256".into());
+    v.sort();
+    v
+}
+
 /// A termination message as the kubelet would hand it over.
 #[derive(Debug, PartialEq)]
 enum Message {
@@ -1215,7 +1223,7 @@ fn sigkill_during_the_termination_write_leaves_it_empty() {
     let (o0, o1) = kill_with_successor(&f, step0);
     assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
     assert_eq!(message_of(pod, 0), Message::Empty);
-    let mut left = strings(DONE);
+    let mut left = done_with_record();
     left.push(".out.lock".into());
     left.sort();
     assert_eq!(tree(Path::new(&pod.t("run/0"))), left);
@@ -1244,7 +1252,7 @@ fn sigkill_at_exit_leaves_everything_complete() {
         message_of(pod, 0),
         Message::Complete(vec![e("digest", "sha256:abc", 1), started_at()])
     );
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(DONE));
+    assert_eq!(tree(Path::new(&pod.t("run/0"))), done_with_record());
     assert_successor_follows(pod, "out", &o1);
 }
 

@@ -549,3 +549,29 @@ fn hostile_existing_termination_files() {
         r#"[{"key":"a","value":"b"}]"#
     );
 }
+
+/// Near the limit zopfli's stream is used: it round-trips and beats zlib's.
+#[test]
+fn near_limit_uses_the_stronger_encoder() {
+    let mut x: u32 = 7;
+    let mut hex = || {
+        (0..64)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                b"0123456789abcdef"[((x >> 16) % 16) as usize]
+            })
+            .collect::<Vec<u8>>()
+    };
+    let results: Vec<RunResult> = (0..78)
+        .map(|i| RunResult::new(format!("r{i}"), hex(), TASK_RUN_RESULT))
+        .collect();
+    let json = encode_json(&results);
+    let zlib = tknz(&deflate_zlib(&json));
+    let packed = compress(&json);
+    assert!(zlib.len() > MAX_MESSAGE_SIZE, "zlib: {}", zlib.len());
+    assert!(packed.len() <= MAX_MESSAGE_SIZE, "zopfli: {}", packed.len());
+    assert_eq!(decompress(&packed).unwrap(), json);
+    // Small messages keep the fast encoder.
+    let small = encode_json(&results[..3]);
+    assert_eq!(compress(&small), tknz(&deflate_zlib(&small)));
+}

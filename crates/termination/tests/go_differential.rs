@@ -97,7 +97,14 @@ fn sample_messages() -> Vec<Vec<u8>> {
 
 #[test]
 fn our_compression_decodes_in_go() {
-    let messages = sample_messages();
+    let mut messages = sample_messages();
+    // Near the limit, where zopfli's stream replaces zlib's (64 and 65 results).
+    for n in 60..68 {
+        let results: Vec<RunResult> = (0..n)
+            .map(|i| RunResult::new(format!("result-{i}"), fit_payload(i, 64), 1))
+            .collect();
+        messages.push(encode_json(&results));
+    }
     let packed: Vec<Vec<u8>> = messages.iter().map(|m| compress(m)).collect();
     let Some(go) = run("inflate", &packed) else {
         return;
@@ -208,8 +215,8 @@ fn our_capacity(size: usize) -> (usize, usize) {
 }
 
 /// The capacities docs/termination.md states: plain messages hold exactly as many results as
-/// Go's (the JSON is byte-identical); compressed ones at most ~10 % fewer (flate2's level 9
-/// is not Go's compress/flate). A change on either side fails here and the doc must follow.
+/// Go's (the JSON is byte-identical); compressed ones at least as many (zopfli near the limit,
+/// docs/termination.md). A change on either side fails here and the doc must follow.
 #[test]
 fn capacity_matches_go_as_documented() {
     let Some(go) = run("fit", &[b"64".to_vec(), b"512".to_vec()]) else {
@@ -220,7 +227,7 @@ fn capacity_matches_go_as_documented() {
         (plain.parse().unwrap(), packed.parse().unwrap())
     };
     // (value size, stepkit plain and compressed, Go plain and compressed) as documented.
-    let documented = [(64, (39, 63), (39, 64)), (512, (7, 8), (7, 8))];
+    let documented = [(64, (39, 65), (39, 64)), (512, (7, 8), (7, 8))];
     for ((size, ours_doc, go_doc), go_line) in documented.into_iter().zip(&go) {
         let ours = our_capacity(size);
         let go = parse(go_line);
@@ -229,8 +236,8 @@ fn capacity_matches_go_as_documented() {
             "{size}-byte values: plain capacity differs from Go's"
         );
         assert!(
-            ours.1 * 10 >= go.1 * 9,
-            "{size}-byte values: {} compressed results fit here, Go fits {}: more than 10 % fewer",
+            ours.1 >= go.1,
+            "{size}-byte values: {} compressed results fit here, Go fits {}",
             ours.1,
             go.1
         );
