@@ -3,11 +3,15 @@
 //! Same decisions as upstream's 1-second polling waiter — `file` present (and non-empty with
 //! `expect_content`) wins, then `<file>.err` means "skip" (or "go" with
 //! `-breakpoint_on_failure`), a stat error other than ENOENT fails — but re-checked on every
-//! inotify event in the directories involved, with the first check immediate.
+//! wake-up, with the first check immediate.
 //!
-//! For the wait files of a step it also watches the predecessor's liveness lock
-//! (`<file>.lock`, see [`crate::liveness`]): once the predecessor's entrypoint has gone without
-//! writing `<file>` or `<file>.err`, the wait ends as if `<file>.err` had appeared.
+//! For the wait files of a step it blocks on the predecessor's liveness lock (`.<file>.lock`,
+//! see [`crate::liveness`]), which a stepkit predecessor releases right after its post file:
+//! the common hand-off needs no directory watch at all, so no inotify instance (128 per uid
+//! on a node). Once the predecessor's entrypoint has gone without writing `<file>` or
+//! `<file>.err`, the wait ends as if `<file>.err` had appeared. Without a lock (upstream's
+//! entrypoint, a predecessor not started yet, Downward-API files) the directories are watched
+//! ([`crate::watch`]: inotify, dnotify, or bounded adaptive polling).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -62,13 +66,19 @@ impl<'a> Waiter<'a> {
         let path = Path::new(file);
         let err_file = format!("{file}.err");
         let lock_file = liveness::lock_path(file);
-        let watcher = Watcher::process();
         let mut lock_waiter: Option<OwnedFd> = None;
         // A lock path that is not a regular file is reported once and then left alone.
         let mut lock_refused = false;
         let mut predecessor_gone = false;
+        // Directory watches only when there is no lock to block on (first use creates the
+        // process's watcher, possibly an inotify instance).
+        let mut watcher: Option<&Watcher> = None;
+        let mut backoff = watch::Backoff::default();
         loop {
-            watcher.watch_parent_of(path);
+            // Armed before the checks, so nothing that happens after them is missed.
+            if let Some(w) = watcher {
+                w.watch_parent_of(path);
+            }
             match std::fs::metadata(path) {
                 Ok(meta) if !expect_content || meta.len() > 0 => return Ok(()),
                 Ok(_) => {}
@@ -102,14 +112,27 @@ impl<'a> Waiter<'a> {
                     }
                 }
             }
+            // The lock is released when the post file is written or its owner dies: with it
+            // (and an entrypoint like this one on the other side) nothing else can change
+            // the outcome. Without it (upstream's entrypoint, not started yet, a Downward-API
+            // file): watch the directory, then check again before sleeping.
+            if lock_waiter.is_none() && watcher.is_none() {
+                watcher = Some(Watcher::process());
+                continue;
+            }
 
             let mut fds = Vec::with_capacity(3);
             let sig_fd = self.signals.map(|s| s.raw_fd());
             fds.extend(sig_fd);
-            fds.extend(watcher.raw_fd());
+            let watch_fd = watcher.and_then(Watcher::raw_fd);
+            fds.extend(watch_fd);
             let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
             fds.extend(lock_fd);
-            let ready = sys::poll_readable(&fds, Some(watch::SAFETY_POLL));
+            let timeout = match watcher {
+                Some(w) if lock_waiter.is_none() => w.idle_timeout(&mut backoff),
+                _ => watch::SAFETY_POLL,
+            };
+            let ready = sys::poll_readable(&fds, Some(timeout));
             for (fd, r) in fds.iter().zip(ready) {
                 if !r {
                     continue;
@@ -119,12 +142,12 @@ impl<'a> Waiter<'a> {
                         s.handle_while_idle();
                     }
                 } else if Some(*fd) == lock_fd {
-                    // The predecessor released its lock: it has exited. Re-check the post
-                    // files once more before concluding it died without one.
+                    // The predecessor released its lock: it has posted or exited. Re-check
+                    // the post files once more before concluding it died without one.
                     predecessor_gone = true;
                     lock_waiter = None;
-                } else {
-                    watcher.drain();
+                } else if let Some(w) = watcher {
+                    w.drain();
                 }
             }
         }
@@ -136,6 +159,7 @@ impl<'a> Waiter<'a> {
     pub fn settle_content(&self, file: &str, limit: std::time::Duration) {
         let deadline = std::time::Instant::now() + limit;
         let watcher = Watcher::process();
+        let mut backoff = watch::Backoff::default();
         loop {
             watcher.watch_parent_of(Path::new(file));
             let has_content = std::fs::metadata(file).is_ok_and(|m| m.len() > 0);
@@ -147,7 +171,8 @@ impl<'a> Waiter<'a> {
             let sig_fd = self.signals.map(|s| s.raw_fd());
             fds.extend(sig_fd);
             fds.extend(watcher.raw_fd());
-            let ready = sys::poll_readable(&fds, Some(deadline - now));
+            let timeout = (deadline - now).min(watcher.idle_timeout(&mut backoff));
+            let ready = sys::poll_readable(&fds, Some(timeout));
             if let (Some(s), Some(true)) = (self.signals, sig_fd.map(|_| ready[0])) {
                 s.handle_while_idle();
             }
