@@ -46,11 +46,31 @@ pub struct WaitRules {
 /// Waits on files, routing signals that arrive meanwhile.
 pub struct Waiter<'a> {
     signals: Option<&'a Signals>,
+    /// The watcher to use instead of the process's (tests pick its sources).
+    watcher: Option<&'a Watcher>,
 }
 
 impl<'a> Waiter<'a> {
     pub fn new(signals: Option<&'a Signals>) -> Self {
-        Waiter { signals }
+        Waiter {
+            signals,
+            watcher: None,
+        }
+    }
+
+    #[cfg(test)]
+    fn with_watcher(watcher: &'a Watcher) -> Self {
+        Waiter {
+            signals: None,
+            watcher: Some(watcher),
+        }
+    }
+
+    fn watcher(&self) -> &'a Watcher {
+        match self.watcher {
+            Some(w) => w,
+            None => Watcher::process(),
+        }
     }
 
     /// Blocks until `file` is ready (see module docs).
@@ -117,7 +137,7 @@ impl<'a> Waiter<'a> {
             // the outcome. Without it (upstream's entrypoint, not started yet, a Downward-API
             // file): watch the directory, then check again before sleeping.
             if lock_waiter.is_none() && watcher.is_none() {
-                watcher = Some(Watcher::process());
+                watcher = Some(self.watcher());
                 continue;
             }
 
@@ -158,7 +178,7 @@ impl<'a> Waiter<'a> {
     /// period later, so its readers practically always saw the content.
     pub fn settle_content(&self, file: &str, limit: std::time::Duration) {
         let deadline = std::time::Instant::now() + limit;
-        let watcher = Watcher::process();
+        let watcher = self.watcher();
         let mut backoff = watch::Backoff::default();
         loop {
             watcher.watch_parent_of(Path::new(file));
@@ -346,6 +366,79 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(5)).unwrap(),
             Err(WaitError::PredecessorGone)
         );
+    }
+
+    const NO_EVENTS: watch::Sources = watch::Sources {
+        inotify: false,
+        dnotify: false,
+    };
+
+    /// A wait with neither inotify nor dnotify (both exhausted or disabled), in a thread.
+    fn poll_wait(file: String) -> mpsc::Receiver<(Result<(), WaitError>, watch::Coverage)> {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let w = Watcher::new(NO_EVENTS);
+            let r = Waiter::with_watcher(&w).wait(&file, step_wait(false, false));
+            let _ = tx.send((r, w.coverage()));
+        });
+        rx
+    }
+
+    #[test]
+    fn polling_sees_a_post_file_without_lock_like_upstreams() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let rx = poll_wait(out.to_string_lossy().into_owned());
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        std::fs::write(&out, "").unwrap();
+        let (r, coverage) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(r, Ok(()));
+        assert!(coverage.polling && !coverage.inotify && !coverage.dnotify);
+    }
+
+    #[test]
+    fn polling_sees_the_err_file() {
+        let d = tempfile::tempdir().unwrap();
+        let rx = poll_wait(d.path().join("out").to_string_lossy().into_owned());
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        std::fs::write(d.path().join("out.err"), "").unwrap();
+        let (r, _) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(r, Err(WaitError::Skip));
+    }
+
+    #[test]
+    fn polling_finds_a_late_lock_and_a_dead_predecessor() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out").to_string_lossy().into_owned();
+        // The predecessor starts after the waiter: its lock appears while polling.
+        let rx = poll_wait(out.clone());
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        let held = liveness::hold(&out).expect("lock");
+        thread::sleep(Duration::from_millis(100));
+        drop(held);
+        let (r, _) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(r, Err(WaitError::PredecessorGone));
+    }
+
+    #[test]
+    fn a_held_lock_is_waited_on_without_any_watcher() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out").to_string_lossy().into_owned();
+        let held = liveness::hold(&out).expect("lock");
+        let (tx, rx) = mpsc::channel();
+        let out2 = out.clone();
+        thread::spawn(move || {
+            let w = Watcher::new(NO_EVENTS);
+            let r = Waiter::with_watcher(&w).wait(&out2, step_wait(false, false));
+            let _ = tx.send((r, w.coverage()));
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        std::fs::write(&out, "").unwrap();
+        // Like the entrypoint: the post file, then the release.
+        drop(held);
+        let (r, coverage) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(r, Ok(()));
+        assert_eq!(coverage, watch::Coverage::default(), "no directory watched");
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Watcher {
     /// has an event source, else the next interval of `backoff`.
     pub fn idle_timeout(&self, backoff: &mut Backoff) -> Duration {
         if self.coverage().polling {
-            backoff.next()
+            backoff.interval()
         } else {
             SAFETY_POLL
         }
@@ -268,7 +268,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub fn next(&mut self) -> Duration {
+    pub fn interval(&mut self) -> Duration {
         let now = self.next;
         self.next = (now * 2).min(POLL_MAX);
         now
