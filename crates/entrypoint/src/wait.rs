@@ -15,11 +15,18 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::liveness;
 use crate::pid1::Signals;
 use crate::sys;
 use crate::watch::{self, Watcher};
+
+/// How long a step's wait looks for its predecessor's lock by polling before it watches the
+/// directory instead.
+const LOCK_GRACE: Duration = Duration::from_millis(300);
+/// Longest interval of that polling: a post file appearing meanwhile is seen that fast.
+const LOCK_GRACE_POLL: Duration = Duration::from_millis(10);
 
 /// Why a wait ended without the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +101,10 @@ impl<'a> Waiter<'a> {
         // process's watcher, possibly an inotify instance).
         let mut watcher: Option<&Watcher> = None;
         let mut backoff = watch::Backoff::default();
+        // The kubelet starts the predecessor's container first, but its lock is taken a few
+        // milliseconds after its exec: poll briefly for it before arming a watcher (which
+        // would hold an inotify instance for the rest of this process).
+        let grace_end = Instant::now() + LOCK_GRACE;
         loop {
             // Armed before the checks, so nothing that happens after them is missed.
             if let Some(w) = watcher {
@@ -136,7 +147,9 @@ impl<'a> Waiter<'a> {
             // (and an entrypoint like this one on the other side) nothing else can change
             // the outcome. Without it (upstream's entrypoint, not started yet, a Downward-API
             // file): watch the directory, then check again before sleeping.
-            if lock_waiter.is_none() && watcher.is_none() {
+            let now = Instant::now();
+            let in_grace = watch_predecessor && !lock_refused && now < grace_end;
+            if lock_waiter.is_none() && watcher.is_none() && !in_grace {
                 watcher = Some(self.watcher());
                 continue;
             }
@@ -148,9 +161,13 @@ impl<'a> Waiter<'a> {
             fds.extend(watch_fd);
             let lock_fd = lock_waiter.as_ref().map(|f| f.as_raw_fd());
             fds.extend(lock_fd);
-            let timeout = match watcher {
-                Some(w) if lock_waiter.is_none() => w.idle_timeout(&mut backoff),
-                _ => watch::SAFETY_POLL,
+            let timeout = match (lock_waiter.is_some(), watcher) {
+                (true, _) => watch::SAFETY_POLL,
+                (false, Some(w)) => w.idle_timeout(&mut backoff),
+                (false, None) => backoff
+                    .interval()
+                    .min(LOCK_GRACE_POLL)
+                    .min(grace_end.saturating_duration_since(now)),
             };
             let ready = sys::poll_readable(&fds, Some(timeout));
             for (fd, r) in fds.iter().zip(ready) {
@@ -389,7 +406,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("out");
         let rx = poll_wait(out.to_string_lossy().into_owned());
-        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        // Past the grace for a lock: the directory is watched (here: polled) now.
+        assert!(rx.recv_timeout(LOCK_GRACE * 2).is_err());
         std::fs::write(&out, "").unwrap();
         let (r, coverage) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(r, Ok(()));
