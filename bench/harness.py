@@ -720,7 +720,7 @@ def bench_density(ctx, impl):
     except OSError:
         pass
     for n in sizes:
-        mem_need = n * (12 << 20 if not impl.ours else 2 << 20)
+        mem_need = n * (4 << 20 if not impl.ours else 1 << 20)  # private memory per waiter
         if mem_available() is not None and mem_available() < 2 * mem_need:
             out[str(n)] = {"skipped": f"needs ~{fmt_bytes(mem_need)} of memory"}
             continue
