@@ -1,7 +1,8 @@
 //! "Is the previous step's entrypoint still alive?" without any polling.
 //!
 //! Each entrypoint holds an exclusive `flock` on `<post_file>.lock` from start until its post
-//! file is written (or it exits); the kernel drops it when the process dies, however it dies. The file is created already locked
+//! file is written (or it exits); the kernel drops it when the process dies, however it dies.
+//! The file is created already locked
 //! (an `O_TMPFILE` inode locked, then linked into place; else temp file, lock, rename) so a
 //! successor can never lock it before its owner does. It is taken right after the flags and
 //! configuration are checked, before the credential copies. A
@@ -112,6 +113,14 @@ impl HeldLock {
     /// lock must outlive every post-file write (the lifecycle keeps it until exit).
     pub fn release_when_posted(&self) {
         OWN_LOCK_FD.store(self.lock.as_raw_fd(), Ordering::SeqCst);
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        // The fd closes now: `posted` must never unlock whatever reuses its number.
+        let fd = self.lock.as_raw_fd();
+        let _ = OWN_LOCK_FD.compare_exchange(fd, -1, Ordering::SeqCst, Ordering::SeqCst);
     }
 }
 

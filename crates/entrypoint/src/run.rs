@@ -4,8 +4,9 @@
 //! either the entrypoint's stdout/stderr or pipes that are teed to the console and to
 //! `-stdout_path`/`-stderr_path` by the copier threads of [`crate::tee`]. One poll loop then
 //! handles, until the child has exited: signals (forwarded to the child's group, SIGCHLD reaps
-//! every exited descendant), the cancellation file (`watch`: inotify, dnotify or polling) and the timeout; no write to the
-//! console happens in it, so a console nobody reads cannot delay any of them.
+//! every exited descendant), the cancellation file (`watch`: inotify, dnotify or polling) and
+//! the timeout; no write to the console happens in it, so a console nobody reads cannot delay
+//! any of them.
 //!
 //! Deviations from upstream (all documented in docs/entrypoint.md): on timeout or cancel the
 //! whole group gets SIGTERM, then SIGKILL after [`KILL_GRACE`] (upstream SIGKILLs only the
