@@ -190,6 +190,7 @@ class Scenario:
     plural: str = "taskruns"  # what the scenario's file creates
     file: str = ""  # scenarios/<file>.yaml; default: the name
     flags: tuple = ()  # feature flags (key, value) set for this scenario's batch
+    subst: tuple = ()  # extra (placeholder, value) pairs for the manifest
 
 
 def expect(cond: bool, problem: str) -> list[str]:
@@ -551,8 +552,12 @@ SCENARIOS = [
              plural="pipelineruns", flags=(("coschedule", "disabled"),)),
     Scenario("seed-push", check_seed_push, before=create_push_credentials),
     # Ten 16-step pods at once, in a batch of their own (a feature flag at its default value
-    # makes the batch): nothing else competes for the node's two cores meanwhile.
-    *[Scenario(f"density-{i}", check_density, file="density", flags=(("keep-pod-on-cancel", "false"),))
+    # makes the batch): nothing else competes for the node's two cores meanwhile. Step s00
+    # sleeps 30 s + 2 s × i, so all ten pods wait together and then run their chains one
+    # after another: the gaps measure the hand-off, not ten chains' container exits at once
+    # on two cores.
+    *[Scenario(f"density-{i}", check_density, file="density", flags=(("keep-pod-on-cancel", "false"),),
+               subst=(("@S00_SLEEP@", str(30 + 2 * i)),))
       for i in range(DENSITY_PODS)],
 ]
 
@@ -561,7 +566,7 @@ def manifest(scenario: Scenario, name: str, images: dict) -> dict:
     text = (HERE / "scenarios" / f"{scenario.file or scenario.name}.yaml").read_text()
     for key, value in {"@NAME@": name, "@STEP_IMAGE@": STEP_IMAGE, "@GIT_URL@": GIT_URL,
                        "@GIT_INIT_IMAGE@": images["git-init"], "@GO_IMAGE@": GO_IMAGE,
-                       "@PUSH_IMAGE@": PUSH_IMAGE, "@REGISTRY@": REGISTRY}.items():
+                       "@PUSH_IMAGE@": PUSH_IMAGE, "@REGISTRY@": REGISTRY, **dict(scenario.subst)}.items():
         text = text.replace(key, value)
     return yaml.safe_load(text)
 
