@@ -97,6 +97,7 @@ class Ctx:
         self.results = {}
         self.children = []  # Popen objects still possibly alive (killed on exit)
         self.sleep_bin = shutil.which("sleep") or "/bin/sleep"
+        self.extra_impls = []  # measured in the density section only (--density-baseline)
 
     def tekton_dir(self, impl, tdir):
         """Where `impl` reads /tekton/... paths from, or None if unavailable."""
@@ -515,6 +516,239 @@ def bench_cancel(ctx, impl):
             "killed": summary(killed), "group_gone": summary(gone), "exited": summary(exited)}
 
 
+# --------------------------------------------------------------------------- density
+
+DENSITY_STEPS = 5
+DENSITY_UID = 53535  # an unused uid: its inotify budget is the default 128, nobody else's
+
+
+def density_uid():
+    """The one uid every waiter of the density run runs as (root: a fresh uid; else ours)."""
+    return DENSITY_UID if os.geteuid() == 0 else os.geteuid()
+
+
+def inotify_instances(pid):
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+def density_pods(ctx, impl, n, name, command):
+    """`n` entrypoints as pods of DENSITY_STEPS steps, all running as one uid, started pod by
+    pod and step by step (the kubelet's order). Step 0 waits for its pod's Downward-API style
+    `ready`, step i for step i-1's post file. `command(pod, step)` is the step's argv.
+    Returns [(pod dir, ready path, cancel path, [Popen])]."""
+    uid = density_uid()
+    base = tempfile.mkdtemp(prefix=f"{name}-{impl.key}-", dir=ctx.work)
+    for d in (ctx.work, base):
+        os.chmod(d, 0o755)
+    os.chmod(ctx.stamp_dir, 0o1777)
+    pods = []
+    for p in range(n // DENSITY_STEPS):
+        tdir = os.path.join(base, f"pod{p}")
+        for sub in ("home", "term", "tekton/downward", *[f"run/{i}" for i in range(DENSITY_STEPS)]):
+            os.makedirs(os.path.join(tdir, sub))
+        ready = os.path.join(tdir, "tekton", "downward", "ready")
+        open(ready, "wb").close()
+        root = ctx.tekton_dir(impl, tdir)
+        cancel = os.path.join(root, "downward", "cancel") if root else None
+        if cancel and impl.ours:
+            open(cancel, "wb").close()
+        for dirpath, dirs, files in os.walk(tdir):
+            for x in [dirpath] + [os.path.join(dirpath, f) for f in files]:
+                os.chown(x, uid, uid)
+        pods.append([tdir, ready, cancel, []])
+    kw = {"user": uid, "group": uid, "extra_groups": []} if os.geteuid() == 0 else {}
+    for p, pod in enumerate(pods):
+        tdir, ready = pod[0], pod[1]
+        for i in range(DENSITY_STEPS):
+            wait = ready if i == 0 else os.path.join(tdir, "run", str(i - 1), "out")
+            argv = step_args(tdir, i, wait=wait, content=(i == 0),
+                             extra=["-entrypoint", *command(p, i)])
+            pod[3].append(ctx.spawn(impl, argv, tdir, **kw))
+    return pods
+
+
+def density_settle(pods, seconds):
+    time.sleep(seconds)
+    for pod in pods:
+        for i, p in enumerate(pod[3]):
+            if p.poll() is not None:
+                raise MeasureError(f"waiting entrypoint {pod[0]} step {i} exited: {p.returncode} "
+                                   f"(log: {log_tail(p)})")
+
+
+def density_sample(ctx, impl, pods):
+    """Which pods get triggered: all of ours, a random sample for 1 s pollers (time)."""
+    limit = len(pods) if impl.ours and not impl.info.get("baseline") else (6 if ctx.quick else 20)
+    order = list(range(len(pods)))
+    ctx.rng.shuffle(order)
+    return order[:limit]
+
+
+def density_handoff(ctx, impl, n, window):
+    stamps = {}
+
+    def command(p, i):
+        stamps[(p, i)] = ctx.new_stamp_path(f"d{p}-{i}")
+        return [ctx.stamp, "--", stamps[(p, i)]]
+
+    pods = density_pods(ctx, impl, n, "density", command)
+    procs = [p for pod in pods for p in pod[3]]
+    density_settle(pods, 2.0 + n / 250)
+    held = [inotify_instances(p.pid) for p in procs]
+    cpu0 = [proc_cpu_ns(p.pid) for p in procs]
+    time.sleep(window)
+    cpu1 = [proc_cpu_ns(p.pid) for p in procs]
+    cpu10 = [(b - a) * 10 / window for a, b in zip(cpu0, cpu1)]
+    ready_wake, boundaries = [], []
+    for k in density_sample(ctx, impl, pods):
+        tdir, ready, _, ps = pods[k]
+        with open(ready, "r+b", buffering=0) as f:
+            t_ready = time.monotonic_ns()
+            f.write(b"READY")
+        if wait_exit_pidfd(ps[-1].pid, timeout=DENSITY_STEPS * 3 + 10) is None:
+            raise MeasureError(f"pod {k} did not finish")
+        recs = []
+        for i, p in enumerate(ps):
+            ctx.reap(p, 10)
+            expect_exit(p, 0, f"pod {k} step {i}")
+            r = stamp.read(stamps[(k, i)]) if os.path.exists(stamps[(k, i)]) else []
+            if len(r) != 1:
+                raise MeasureError(f"pod {k} step {i} command ran {len(r)} times")
+            recs.append(r[0])
+        ready_wake.append(recs[0][0] - t_ready)
+        boundaries += [recs[i + 1][0] - recs[i][1] for i in range(DENSITY_STEPS - 1)]
+    return {
+        "inotify_held": sum(held), "waiters_with_inotify": sum(1 for h in held if h),
+        "cpu_per_10s_ns": cpu10, "cpu_per_10s": summary(cpu10),
+        "ready_wake_ns": ready_wake, "ready_wake": summary(ready_wake),
+        "boundary_ns": boundaries, "boundary": summary(boundaries),
+        "pods_triggered": len(ready_wake),
+    }
+
+
+def density_cancel(ctx, impl, n):
+    """Every pod's step 0 runs `sleep`, the other steps wait; then pods are cancelled. Ours:
+    one pod at a time (each has its own cancel file). Upstream reads the cancel file from the
+    fixed path /tekton/downward/cancel, shared by all its pods here: one write cancels all."""
+    pods = density_pods(ctx, impl, n, "density-cancel",
+                        lambda p, i: [ctx.sleep_bin, "--", "600"])
+    for _, ready, _, _ in pods:
+        with open(ready, "r+b", buffering=0) as f:
+            f.write(b"READY")
+    sleep_real = os.path.realpath(ctx.sleep_bin)
+    children = {}
+    deadline = time.monotonic() + 20 + n / 50
+    while len(children) < len(pods) and time.monotonic() < deadline:
+        for k, pod in enumerate(pods):
+            if k in children:
+                continue
+            for pid in child_pids(pod[3][0].pid):
+                try:
+                    if os.path.realpath(f"/proc/{pid}/exe") == sleep_real:
+                        children[k] = os.pidfd_open(pid)
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    if len(children) < len(pods):
+        raise MeasureError(f"only {len(children)} of {len(pods)} step commands started")
+    density_settle(pods, 1.0)
+    held = sum(inotify_instances(pod[3][0].pid) for pod in pods)
+
+    def killed_after(fd, t0):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(15_000):
+            raise MeasureError("step command still running 15 s after the cancel")
+        return time.monotonic_ns() - t0
+
+    lat = []
+    if impl.ours:
+        for k in density_sample(ctx, impl, pods):
+            time.sleep(0.005 + 0.01 * ctx.rng.random())
+            with open(pods[k][2], "r+b", buffering=0) as f:
+                t0 = time.monotonic_ns()
+                f.write(b"CANCEL")
+            lat.append(killed_after(children[k], t0))
+    else:
+        cancel = pods[0][2]
+        if cancel is None:
+            raise MeasureError("needs /tekton (run as root with unshare for a private /tekton)")
+        os.makedirs(os.path.dirname(cancel), exist_ok=True)
+        with open(cancel, "wb", buffering=0) as f:
+            t0 = time.monotonic_ns()
+            f.write(b"CANCEL")
+        # Wake-up order is the kill order: poll all and stamp each as it dies.
+        left = dict(children)
+        poller = select.poll()
+        for fd in left.values():
+            poller.register(fd, select.POLLIN)
+        end = time.monotonic() + 30
+        while left and time.monotonic() < end:
+            for fd, _ in poller.poll(1000):
+                lat.append(time.monotonic_ns() - t0)
+                poller.unregister(fd)
+                left = {k: v for k, v in left.items() if v != fd}
+        if left:
+            raise MeasureError(f"{len(left)} step commands still running 30 s after the cancel")
+        os.unlink(cancel)
+    for fd in children.values():
+        os.close(fd)
+    return {"running_steps": len(pods), "inotify_held_by_running": held,
+            "cancel_ns": lat, "cancel": summary(lat),
+            "method": "one pod at a time" if impl.ours else "one write cancels every pod"}
+
+
+def bench_density(ctx, impl):
+    if impl.old:
+        return {"skipped": "v0.37.2 has no cancellation watcher; see v1.15.0"}
+    sizes = [200] if ctx.quick else [200, 1000]
+    window = 3.0 if ctx.quick else 10.0
+    out = {"uid": density_uid(), "steps_per_pod": DENSITY_STEPS, "window_s": window}
+    try:
+        with open("/proc/sys/fs/inotify/max_user_instances") as f:
+            out["max_user_instances"] = int(f.read())
+    except OSError:
+        pass
+    for n in sizes:
+        mem_need = n * (4 << 20 if not impl.ours else 1 << 20)  # private memory per waiter
+        if mem_available() is not None and mem_available() < 2 * mem_need:
+            out[str(n)] = {"skipped": f"needs ~{fmt_bytes(mem_need)} of memory"}
+            continue
+        log(f"density: {impl.key} N={n} hand-off ...")
+        try:
+            res = density_handoff(ctx, impl, n, window)
+        finally:
+            ctx.kill_all()
+        log(f"density: {impl.key} N={n} cancel ...")
+        try:
+            res.update(density_cancel(ctx, impl, n))
+        finally:
+            ctx.kill_all()
+        out[str(n)] = res
+    return out
+
+
+def mem_available():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def proc_cpu_ns(pid):
     total = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -919,6 +1153,57 @@ def value_of(res, getter):
         return None
 
 
+def density_table(ctx):
+    """The density rows: one column per implementation, N waiting entrypoints as one uid."""
+    R = ctx.results.get("density")
+    if not R:
+        return ""
+    keys = [k for k in R if isinstance(R[k], dict) and "skipped" not in R[k]]
+    labels = {i.key: i.label for i in ctx.impls + ctx.extra_impls}
+    any_res = next((R[k] for k in keys if "error" not in R[k]), {})
+    sizes = [n for n in ("200", "1000") if any(n in R[k] for k in keys)]
+    header = ["Density: N waiting entrypoints as one uid, pods of "
+              f"{DENSITY_STEPS} steps (max_user_instances "
+              f"{any_res.get('max_user_instances', '?')})"] + [labels.get(k, k) for k in keys]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def pair(s):
+        return "–" if not s else f"{fmt_ns(s['median'])} / {fmt_ns(s['p99'])}"
+
+    metrics = [
+        ("inotify instances held by the N waiters", lambda r: str(r["inotify_held"])),
+        ("step hand-off: command i exits → command i+1 starts (p50 / p99)",
+         lambda r: pair(r["boundary"]) + f" (n={r['boundary']['n']})"),
+        ("Downward-API `ready` → step 0's command (p50 / p99)",
+         lambda r: pair(r["ready_wake"]) + f" (n={r['ready_wake']['n']})"),
+        ("running steps watching the cancel file; inotify instances among them",
+         lambda r: f"{r['running_steps']}; {r['inotify_held_by_running']}"),
+        ("cancel file written → step command killed (p50 / p99)",
+         lambda r: pair(r["cancel"]) + f" (n={r['cancel']['n']}, {r['method']})"),
+        ("CPU per waiting entrypoint per 10 s (median / max)",
+         lambda r: f"{fmt_ns(r['cpu_per_10s']['median'])} / {fmt_ns(r['cpu_per_10s']['max'])}"),
+    ]
+    for n in sizes:
+        lines.append(f"| **N = {n}** |" + " |" * len(keys))
+        for name, get in metrics:
+            cells = []
+            for k in keys:
+                res = R[k]
+                if "error" in res:
+                    cells.append("failed")
+                    continue
+                r = res.get(n)
+                if r is None or "skipped" in r:
+                    cells.append("n/a" if r is None else f"skipped: {r['skipped']}")
+                    continue
+                try:
+                    cells.append(get(r))
+                except (KeyError, TypeError):
+                    cells.append("n/a")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def build_table(ctx):
     R = ctx.results
     keys = [i.key for i in ctx.impls]
@@ -1167,7 +1452,7 @@ def main():
     ap.add_argument("release", nargs="?", help="dir with stepkit's static binaries")
     ap.add_argument("--quick", action="store_true", help="few trials (CI); ~3 min")
     ap.add_argument("--only", default="", help="comma list of sections "
-                    "(handoff,cancel,memory,startup,init,capacity,sizes,git)")
+                    "(handoff,cancel,memory,startup,init,capacity,sizes,git,density)")
     ap.add_argument("--impls", default="", help="comma list of implementations to run")
     ap.add_argument("--chains", type=int, default=0, help="override the number of chains")
     ap.add_argument("--seed", type=int, default=20261127)
@@ -1175,6 +1460,8 @@ def main():
     ap.add_argument("--no-quota", action="store_true", help="skip the CPU-quota init run")
     ap.add_argument("--tekton-ns", action="store_true",
                     help="(set by bench.sh) /tekton is a private tmpfs in this mount namespace")
+    ap.add_argument("--density-baseline", default="",
+                    help="another stepkit entrypoint (e.g. main's) for the density section")
     ap.add_argument("--svg-copy", default="", help="also write the SVG here (docs/bench-handoff.svg)")
     args = ap.parse_args()
     release = os.path.abspath(args.release) if args.release else None
@@ -1185,17 +1472,23 @@ def main():
             ctx.notes.append("no private /tekton (needs root + unshare): upstream cancel, init and "
                              "capacity measurements skipped")
         sections = args.only.split(",") if args.only else [
-            "handoff", "cancel", "memory", "startup", "init", "capacity", "sizes", "git"]
+            "handoff", "cancel", "memory", "startup", "init", "capacity", "sizes", "git", "density"]
         R = ctx.results
         R["meta"] = meta(ctx, release)
         per_impl = {
             "handoff": bench_handoff, "cancel": bench_cancel, "memory": bench_memory,
             "startup": bench_startup, "init": bench_init, "capacity": bench_capacity,
+            "density": bench_density,
         }
+        if args.density_baseline:
+            ctx.extra_impls.append(Impl("stepkit-main", "stepkit before (main)",
+                                        os.path.abspath(args.density_baseline), True,
+                                        {"baseline": True}))
         for section in sections:
             if section in per_impl:
                 R[section] = {}
-                for impl in ctx.impls:
+                extra = ctx.extra_impls if section == "density" else []
+                for impl in ctx.impls[:1] + extra + ctx.impls[1:]:
                     R[section][impl.key] = run_section(
                         ctx, section, impl, lambda f=per_impl[section], i=impl: f(ctx, i))
             elif section == "sizes":
@@ -1208,6 +1501,9 @@ def main():
         R["notes"] = ctx.notes
         table = build_table(ctx)
         R["table_markdown"] = table
+        dtable = density_table(ctx)
+        if dtable:
+            R["density_table_markdown"] = dtable
         with open(os.path.join(ctx.out_dir, "results.json"), "w") as f:
             json.dump(R, f, indent=1)
         if "handoff" in R:
@@ -1222,6 +1518,8 @@ def main():
         print(f"Host: {m['cpus']} × {m['cpu']}, Linux {m['kernel']}; stepkit {m['stepkit_commit']}; "
               f"load average {m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end.\n")
         print(table)
+        if dtable:
+            print("\n" + dtable)
         target = handoff_target(R)
         if target:
             print(f"\n- {target}")

@@ -149,6 +149,32 @@ class RenderTest(unittest.TestCase):
         self.assertEqual(rows[1][-1], "0.50")
         self.assertTrue(all(len(r) == 5 for r in rows))
 
+class DensityTableTest(unittest.TestCase):
+    def test_rows_per_size_and_failures(self):
+        summ = harness.summary
+        ok = {"inotify_held": 40, "boundary": summ([1_000_000, 4_000_000]),
+              "ready_wake": summ([500_000]), "running_steps": 40, "inotify_held_by_running": 40,
+              "cancel": summ([400_000, 6_000_000]), "method": "one pod at a time",
+              "cpu_per_10s": summ([60_000, 90_000])}
+
+        class Ctx:
+            pass
+        ctx = Ctx()
+        ctx.impls = [harness.Impl("stepkit", "stepkit", "", True),
+                     harness.Impl("v1.15.0", "Tekton v1.15.0", "", False)]
+        ctx.extra_impls = []
+        ctx.results = {"density": {"stepkit": {"max_user_instances": 128, "200": ok,
+                                               "1000": {"skipped": "memory"}},
+                                   "v1.15.0": {"error": "boom"}}}
+        table = harness.density_table(ctx).splitlines()
+        self.assertIn("max_user_instances 128", table[0])
+        self.assertIn("| **N = 200** |", table[2])
+        hand_off = next(r for r in table if r.startswith("| step hand-off"))
+        self.assertIn("2.50 ms / 4.00 ms (n=2)", hand_off)
+        self.assertTrue(hand_off.endswith("| failed |"), hand_off)
+        self.assertIn("skipped: memory", next(r for r in table[8:] if r.startswith("| inotify")))
+
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,7 @@ to the apiserver directly (urllib): polling through kubectl would cost a process
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -189,6 +190,7 @@ class Scenario:
     plural: str = "taskruns"  # what the scenario's file creates
     file: str = ""  # scenarios/<file>.yaml; default: the name
     flags: tuple = ()  # feature flags (key, value) set for this scenario's batch
+    subst: tuple = ()  # extra (placeholder, value) pairs for the manifest
 
 
 def expect(cond: bool, problem: str) -> list[str]:
@@ -449,6 +451,88 @@ def create_seed_volume(api: Api, state: pathlib.Path) -> None:
              {"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": size}}, merge)
 
 
+DENSITY_PODS, DENSITY_STEPS = 10, 16
+# Seconds between consecutive steps' StartedAt (issue 18): the median must be within 10 ms.
+# Single gaps reach 20–130 ms on the 2-vCPU test VM, where the control plane shares the cores
+# (load ~9): scheduling, not the hand-off. A 1 s poll (upstream's, or stepkit's old fallback
+# beyond 128 inotify instances) fails the 250 ms bound.
+DENSITY_GAP_MEDIAN, DENSITY_GAP_MAX = 0.010, 0.250
+
+
+def started_ats(pod: dict | None) -> dict:
+    """step name -> (container start, entrypoint's StartedAt) as datetimes, from the pod's own
+    container statuses: the termination message's StartedAt has milliseconds."""
+    out = {}
+    for c in (pod or {}).get("status", {}).get("containerStatuses", []):
+        term = c.get("state", {}).get("terminated", {})
+        try:
+            entries = json.loads(term.get("message") or "[]")
+        except ValueError:
+            continue
+        value = next((e.get("value") for e in entries if isinstance(e, dict) and e.get("key") == "StartedAt"),
+                     None) if isinstance(entries, list) else None
+        if value and term.get("startedAt"):
+            out[c["name"].removeprefix("step-")] = (
+                datetime.datetime.fromisoformat(term["startedAt"].replace("Z", "+00:00")),
+                datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return out
+
+
+def density_gaps(pod: dict | None) -> list[float]:
+    """Seconds between consecutive StartedAt of steps s01..s15 (each runs /bin/true: the gap
+    is that command, the entrypoint's post-processing and the hand-off)."""
+    starts = started_ats(pod)
+    names = [f"s{i:02d}" for i in range(1, DENSITY_STEPS)]
+    if not all(n in starts for n in names):
+        return []
+    return [(starts[b][1] - starts[a][1]).total_seconds() for a, b in zip(names, names[1:])]
+
+
+def check_density(st, ctx):
+    gaps = density_gaps(ctx.get("pod_raw"))
+    ctx["density_gaps"] = gaps
+    problems = (expect(condition(st).get("status") == "True", f"not Succeeded: {condition(st)}")
+                + expect(len(st["steps"]) == DENSITY_STEPS and all(s.get("exitCode") == 0 for s in st["steps"]),
+                         f"steps {st['steps']}")
+                + expect(len(gaps) == DENSITY_STEPS - 2, "no StartedAt for every step in the pod's statuses"))
+    if ctx["set"] == "stepkit" and gaps:
+        median = sorted(gaps)[len(gaps) // 2]
+        problems += (expect(median <= DENSITY_GAP_MEDIAN,
+                            f"median step gap {median * 1e3:.1f} ms > {DENSITY_GAP_MEDIAN * 1e3:.0f} ms")
+                     + expect(max(gaps) < DENSITY_GAP_MAX,
+                              f"largest step gap {max(gaps) * 1e3:.1f} ms >= {DENSITY_GAP_MAX * 1e3:.0f} ms"))
+    return problems
+
+
+def density_summary(image_set: str, runs: dict, out: dict) -> int:
+    """Across the density pods: the step gaps, and how many steps waited at once (at the
+    moment the last container of them all had started, every step whose StartedAt is later
+    was waiting). stepkit must have had at least 150 waiting together."""
+    gaps, starts = [], {}
+    for name, r in runs.items():
+        if name.startswith("density-"):
+            gaps += r.get("density_gaps", [])
+            starts.update({f"{name}/{k}": v for k, v in r.get("started", {}).items()})
+    if not starts:
+        return 0
+    last_container = max(c for c, _ in starts.values())
+    # Container start times have whole seconds: count from the end of that second.
+    moment = last_container + datetime.timedelta(seconds=1)
+    waiting = sum(1 for _, s in starts.values() if s > moment)
+    gaps.sort()
+    pct = lambda p: gaps[max(0, min(len(gaps) - 1, -(-p * len(gaps) // 100) - 1))] if gaps else None
+    summary = {"steps": len(starts), "waiting_at_once": waiting, "gaps": len(gaps),
+               "gap_p50_ms": pct(50) and pct(50) * 1e3, "gap_p99_ms": pct(99) and pct(99) * 1e3,
+               "gap_max_ms": gaps[-1] * 1e3 if gaps else None}
+    out["_density"] = summary
+    problems = []
+    if image_set == "stepkit":
+        problems = expect(waiting >= 150, f"only {waiting} steps waited at once (want >= 150)")
+    print(f"{'PASS' if not problems else 'FAIL'} {image_set}/density-summary: {summary}"
+          + "".join(f"\n    {p}" for p in problems), flush=True)
+    return len(problems)
+
+
 SECURE = (("set-security-context", "true"), ("set-security-context-read-only-root-filesystem", "true"))
 
 SCENARIOS = [
@@ -474,6 +558,14 @@ SCENARIOS = [
     Scenario("seed-test", check_seed_test, before=create_seed_volume, pod_snapshot=False,
              plural="pipelineruns", flags=(("coschedule", "disabled"),)),
     Scenario("seed-push", check_seed_push, before=create_push_credentials),
+    # Ten 16-step pods at once, in a batch of their own (a feature flag at its default value
+    # makes the batch): nothing else competes for the node's two cores meanwhile. Step s00
+    # sleeps 30 s + 2 s × i, so all ten pods wait together and then run their chains one
+    # after another: the gaps measure the hand-off, not ten chains' container exits at once
+    # on two cores.
+    *[Scenario(f"density-{i}", check_density, file="density", flags=(("keep-pod-on-cancel", "false"),),
+               subst=(("@S00_SLEEP@", str(30 + 2 * i)),))
+      for i in range(DENSITY_PODS)],
 ]
 
 
@@ -481,7 +573,7 @@ def manifest(scenario: Scenario, name: str, images: dict) -> dict:
     text = (HERE / "scenarios" / f"{scenario.file or scenario.name}.yaml").read_text()
     for key, value in {"@NAME@": name, "@STEP_IMAGE@": STEP_IMAGE, "@GIT_URL@": GIT_URL,
                        "@GIT_INIT_IMAGE@": images["git-init"], "@GO_IMAGE@": GO_IMAGE,
-                       "@PUSH_IMAGE@": PUSH_IMAGE, "@REGISTRY@": REGISTRY}.items():
+                       "@PUSH_IMAGE@": PUSH_IMAGE, "@REGISTRY@": REGISTRY, **dict(scenario.subst)}.items():
         text = text.replace(key, value)
     return yaml.safe_load(text)
 
@@ -561,8 +653,9 @@ def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
             children = [(c["pipelineTaskName"], api.taskrun(c["name"]))
                         for c in tr.get("status", {}).get("childReferences", [])]
             st["tasks"] = {task: normalize(child) for task, child in children}
-        st["pod"] = normalize_pod(tr, get_pod(api, tr)) if sc.pod_snapshot else {}
-        ctx = {**r["ctx"], "wall": r.get("wall", float("inf"))}
+        pod = get_pod(api, tr)
+        st["pod"] = normalize_pod(tr, pod) if sc.pod_snapshot else {}
+        ctx = {**r["ctx"], "wall": r.get("wall", float("inf")), "pod_raw": pod}
         if "killed_at" in ctx and "wall" in r:
             r["after_kill"] = r["start"] + r["wall"] - ctx["killed_at"]
         ctx["logs"] = "\n".join(save_logs(api, run, state / "pod-logs") for run in [tr, *(c for _, c in children)])
@@ -575,9 +668,13 @@ def report(api: Api, image_set: str, state: pathlib.Path, runs: dict) -> int:
         if r.get("after_kill") is not None:
             wall += f", done {r['after_kill']:.1f}s after the kill"
         print(f"{status} {image_set}/{sc.name} ({wall})" + "".join(f"\n    {p}" for p in problems), flush=True)
+        if sc.check is check_density:
+            r["density_gaps"] = ctx.get("density_gaps", [])
+            r["started"] = started_ats(pod)
         out[sc.name] = {"status": st, "wall": r.get("wall"), "problems": problems,
                         "after_kill": r.get("after_kill"),
                         "pod": tr.get("status", {}).get("podName")}
+    failures += density_summary(image_set, runs, out)
     (state / f"results-{image_set}.json").write_text(json.dumps(out, indent=2))
     return failures
 

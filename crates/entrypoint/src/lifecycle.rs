@@ -95,9 +95,10 @@ fn announce_liveness(cfg: &Config, configured: bool) -> Option<HeldLock> {
     if cfg.post_file.is_empty() || !configured {
         return None;
     }
-    liveness::hold(&cfg.post_file)
-        .ok()
-        .inspect(|_| liveness::remove_at_exit(&cfg.post_file))
+    liveness::hold(&cfg.post_file).ok().inspect(|held| {
+        held.release_when_posted();
+        liveness::remove_at_exit(&cfg.post_file);
+    })
 }
 
 /// docs/contract.md §3.5 step 8: the step's environment, with the credentials copied to $HOME; their env additions

@@ -1,12 +1,15 @@
 //! "Is the previous step's entrypoint still alive?" without any polling.
 //!
-//! Each entrypoint holds an exclusive `flock` on `<post_file>.lock` from start to exit; the
-//! kernel drops it when the process dies, however it dies. The file is created already locked
+//! Each entrypoint holds an exclusive `flock` on `<post_file>.lock` from start until its post
+//! file is written (or it exits); the kernel drops it when the process dies, however it dies.
+//! The file is created already locked
 //! (an `O_TMPFILE` inode locked, then linked into place; else temp file, lock, rename) so a
 //! successor can never lock it before its owner does. It is taken right after the flags and
 //! configuration are checked, before the credential copies. A
 //! successor that sees the lock file blocks on it in a tiny thread; getting the lock means the
-//! predecessor has exited, and if it left neither `out` nor `out.err` it died mid-step.
+//! predecessor has posted or exited, and if it left neither `out` nor `out.err` it died
+//! mid-step. This is also the normal hand-off: the release right after the post file wakes the
+//! successor with no inotify instance on either side (those are limited per uid on a node).
 //! The lock file is opened read-only by successors (their view of `/tekton/run/<i>` is RO).
 //!
 //! The lock is a dot-file (`<dir>/.<name>.lock`) and is removed again at a normal exit once a
@@ -20,6 +23,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, Flock, FlockArg};
@@ -93,10 +97,41 @@ pub fn remove_at_exit(post_file: &str) {
     }
 }
 
-/// The held lock; released when dropped or when the process exits.
+/// The held lock; released when dropped, when the process exits, or (once
+/// [`HeldLock::release_when_posted`] was called) right after the post file is written.
 #[derive(Debug)]
 pub struct HeldLock {
-    _lock: Flock<File>,
+    lock: Flock<File>,
+}
+
+/// The fd of this process's own liveness lock, for [`posted`]; -1 when none.
+static OWN_LOCK_FD: AtomicI32 = AtomicI32::new(-1);
+
+impl HeldLock {
+    /// Makes [`posted`] release this lock: the successor blocks on it, so releasing it the
+    /// moment the post file exists is the hand-off (no inotify needed on either side). The
+    /// lock must outlive every post-file write (the lifecycle keeps it until exit).
+    pub fn release_when_posted(&self) {
+        OWN_LOCK_FD.store(self.lock.as_raw_fd(), Ordering::SeqCst);
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        // The fd closes now: `posted` must never unlock whatever reuses its number.
+        let fd = self.lock.as_raw_fd();
+        let _ = OWN_LOCK_FD.compare_exchange(fd, -1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// A post file (`out` or `out.err`) was written: wake the successor by releasing the lock.
+/// Its file stays until exit (see [`remove_at_exit`]); a successor that locks it from now on
+/// finds the post file and goes on.
+pub fn posted() {
+    let fd = OWN_LOCK_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        sys::unlock(fd);
+    }
 }
 
 fn cpath(p: &Path) -> Option<CString> {
@@ -130,7 +165,7 @@ pub fn hold(post_file: &str) -> Result<HeldLock, String> {
         let _ = std::fs::remove_file(&tmp);
         return Err(gocompat::fs::path_error("rename", &final_path, &e));
     }
-    Ok(HeldLock { _lock: lock })
+    Ok(HeldLock { lock })
 }
 
 /// The `O_TMPFILE` way of [`hold`]; `None` if any part of it is not possible here.
@@ -157,7 +192,7 @@ fn hold_anonymous(final_path: &Path) -> Option<HeldLock> {
         AtFlags::AT_SYMLINK_FOLLOW,
     )
     .ok()?;
-    Some(HeldLock { _lock: lock })
+    Some(HeldLock { lock })
 }
 
 /// Starts a thread that blocks until it gets the lock at `lock_file`; the returned fd becomes

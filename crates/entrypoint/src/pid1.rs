@@ -148,6 +148,7 @@ impl Signals {
                 return Err(format!("signalfd: {}", gocompat::fs::errno_text(e as i32)));
             }
         };
+        crate::watch::sigio_routed();
         if getpid().as_raw() != 1 {
             // Best effort: without it orphans go to the real init, which reaps them.
             let _ = prctl::set_child_subreaper(true);
@@ -166,11 +167,16 @@ impl Signals {
         self.fd.as_raw_fd()
     }
 
-    /// Reads every queued signal number (non-blocking).
+    /// Reads every queued signal number (non-blocking). A SIGIO the kernel sent for a dnotify
+    /// watch ([`crate::watch`]) is only a wake-up and is left out; one sent by a process
+    /// (`kill`, `si_code` ≤ 0) is a signal like any other.
     pub fn read_pending(&self) -> Vec<i32> {
         let mut out = Vec::new();
         while let Ok(Some(info)) = self.fd.read_signal() {
-            out.push(info.ssi_signo as i32);
+            let sig = info.ssi_signo as i32;
+            if !(sig == libc::SIGIO && info.ssi_code > 0) {
+                out.push(sig);
+            }
         }
         out
     }

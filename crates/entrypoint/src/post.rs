@@ -75,6 +75,7 @@ pub fn write_post_file(post_file: &str, failed: bool) {
     } else {
         write(post_file, "");
     }
+    crate::liveness::posted();
 }
 
 /// `<step_metadata_dir>/exitCode` (`./exitCode` when the directory flag is empty).

@@ -4,8 +4,9 @@
 //! either the entrypoint's stdout/stderr or pipes that are teed to the console and to
 //! `-stdout_path`/`-stderr_path` by the copier threads of [`crate::tee`]. One poll loop then
 //! handles, until the child has exited: signals (forwarded to the child's group, SIGCHLD reaps
-//! every exited descendant), the cancellation file (inotify) and the timeout; no write to the
-//! console happens in it, so a console nobody reads cannot delay any of them.
+//! every exited descendant), the cancellation file (`watch`: inotify, dnotify or polling) and
+//! the timeout; no write to the console happens in it, so a console nobody reads cannot delay
+//! any of them.
 //!
 //! Deviations from upstream (all documented in docs/entrypoint.md): on timeout or cancel the
 //! whole group gets SIGTERM, then SIGKILL after [`KILL_GRACE`] (upstream SIGKILLs only the
@@ -236,6 +237,8 @@ fn signal_child(pid: i32, sig: i32) {
 
 fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(), RunError> {
     let watcher = Watcher::process();
+    // Cancel-file re-checks when its directory has no event source (see `watch`).
+    let mut backoff = watch::Backoff::default();
     let mut child = Child::Running;
     let mut stop = Stop::None;
     let status = loop {
@@ -271,7 +274,10 @@ fn supervise(pid: i32, tee: Option<tee::Tee>, opts: &RunOptions<'_>) -> Result<(
         }
 
         // How long we may sleep.
-        let mut timeout = watch::SAFETY_POLL;
+        let mut timeout = match (child, stop) {
+            (Child::Running, Stop::None) => watcher.idle_timeout(&mut backoff),
+            _ => watch::SAFETY_POLL,
+        };
         let mut limit = |t: Instant| timeout = timeout.min(t.saturating_duration_since(now));
         match child {
             Child::Running => {

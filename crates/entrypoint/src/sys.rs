@@ -1,7 +1,7 @@
 //! The syscalls neither std nor nix offer in the form needed, and with them every `unsafe` block
 //! of the crate outside tests: raw signal numbers (nix's `Signal` cannot name realtime signals,
 //! and its `waitpid` fails on a child they killed, after reaping it), `poll` on raw fds, the
-//! fork/clone and exec of the step's command, and the exit hook.
+//! fork/clone and exec of the step's command, dnotify, an explicit unlock, and the exit hook.
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -52,6 +52,20 @@ pub fn die_by_signal(sig: i32, status: i32) -> ! {
         }
         libc::_exit(status)
     }
+}
+
+/// `fcntl(fd, F_NOTIFY, mask)`: dnotify on the directory `fd`; the kernel then sends SIGIO to
+/// this process on the events in `mask`.
+pub fn dnotify(fd: RawFd, mask: u32) -> Result<(), Errno> {
+    // SAFETY: fcntl with an integer argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_NOTIFY, mask as libc::c_int) };
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// `flock(fd, LOCK_UN)`; the fd stays open (and may be locked again).
+pub fn unlock(fd: RawFd) {
+    // SAFETY: flock has no memory arguments.
+    unsafe { libc::flock(fd, libc::LOCK_UN) };
 }
 
 /// Runs `hook` at a normal process exit (`exit`, not `_exit` or a signal).

@@ -778,9 +778,9 @@ fn hand_off_without_inotify(f: &Fixture, limit: &str, check: impl Fn(&[usize])) 
     assert_ran(pod, 1, &o1);
 }
 
-/// No inotify instance can be created: the wait falls back to polling and still hands off.
+/// No inotify instance can be created: the wait falls back (dnotify) and still hands off.
 #[test]
-fn without_inotify_instances_the_wait_polls_and_hands_off() {
+fn without_inotify_instances_the_wait_falls_back_and_hands_off() {
     let f = Fixture::new();
     if !can_limit_inotify() {
         return;
@@ -790,9 +790,9 @@ fn without_inotify_instances_the_wait_polls_and_hands_off() {
     });
 }
 
-/// An inotify instance but no watch can be added: the safety poll alone hands off.
+/// An inotify instance but no watch can be added: dnotify per directory hands off.
 #[test]
-fn without_inotify_watches_the_wait_polls_and_hands_off() {
+fn without_inotify_watches_the_wait_falls_back_and_hands_off() {
     let f = Fixture::new();
     if !can_limit_inotify() {
         return;
