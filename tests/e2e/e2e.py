@@ -1047,10 +1047,11 @@ def scenario_deploy(h: Harness) -> None:
     if not h.check("deploy: " + " ".join(os.path.basename(a) for a in render), out.returncode == 0, out.stderr):
         return
     args = yaml_list_after(out.stdout, "args:")
-    h.equal("deploy: controller args end with stepkit images", args[-6:], [
+    h.equal("deploy: controller args end with stepkit images", args[-8:], [
         "-entrypoint-image", "ghcr.io/stepkit/entrypoint:0.1.0",
         "-workingdirinit-image", "ghcr.io/stepkit/workingdirinit:0.1.0",
-        "-nop-image", "ghcr.io/stepkit/nop:0.1.0"])
+        "-nop-image", "ghcr.io/stepkit/nop:0.1.0",
+        "-sidecarlogresults-image", "ghcr.io/stepkit/sidecarlogresults:0.1.0"])
 
 
 SCENARIOS = {
