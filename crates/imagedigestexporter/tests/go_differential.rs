@@ -18,45 +18,15 @@ const MODULE: &str = "github.com/tektoncd/pipeline@v0.37.2";
 const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const H2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
-/// Upstream's binary, or `None` after [`testsupport::skip`].
+/// Upstream's binary, or `None` after [`testsupport::skip`]. (The module asks for go 1.17; a
+/// workspace needs 1.18.)
 fn upstream() -> Option<PathBuf> {
-    testsupport::need_tool("go")?;
-    let out = Command::new("go")
-        .args(["mod", "download", "-json", MODULE])
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run go mod download");
-    let json = String::from_utf8_lossy(&out.stdout);
-    let Some(dir) = json_field(&json, "Dir").filter(|_| out.status.success()) else {
-        testsupport::skip(format!(
-            "cannot download {MODULE}: {json}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-        return None;
-    };
-    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("imagedigestexporter-go");
-    std::fs::create_dir_all(&work).unwrap();
-    // The module asks for go 1.17; a workspace needs 1.18.
-    std::fs::write(work.join("go.work"), format!("go 1.18\n\nuse {dir}\n")).unwrap();
-    let gowork = work.join("go.work");
-    testsupport::go_build(
-        &Path::new(&dir).join("cmd/imagedigestexporter"),
-        &work.join("imagedigestexporter"),
-        &[
-            ("GOWORK", gowork.to_str().unwrap()),
-            ("CGO_ENABLED", "0"),
-            ("GOFLAGS", "-buildvcs=false -trimpath"),
-        ],
+    testsupport::upstream_go_binary(
+        MODULE,
+        "cmd/imagedigestexporter",
+        "1.18",
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("imagedigestexporter-go"),
     )
-}
-
-/// `"key": "value"` from `go mod download -json` (module paths hold no quotes).
-fn json_field(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\": \""))? + key.len() + 5;
-    let len = json[start..].find('"')?;
-    Some(json[start..start + len].to_string())
 }
 
 /// What one run left behind.

@@ -11,40 +11,11 @@ const OURS: &str = env!("CARGO_BIN_EXE_sidecarlogresults");
 const MODULE: &str = "github.com/tektoncd/pipeline@v1.15.0";
 
 fn upstream() -> Option<PathBuf> {
-    testsupport::need_tool("go")?;
-    let out = Command::new("go")
-        .args(["mod", "download", "-json", MODULE])
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run go mod download");
-    let json = String::from_utf8_lossy(&out.stdout);
-    let dir = json
-        .split("\"Dir\": \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|_| out.status.success());
-    let Some(dir) = dir else {
-        testsupport::skip(format!("cannot download {MODULE}: {json}"));
-        return None;
-    };
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sidecarlogresults-go/sidecarlogresults");
-    if bin.exists() {
-        return Some(bin);
-    }
-    // A workspace naming the module directory, so its own go.sum pins every dependency.
-    let work = bin.with_file_name("go.work");
-    std::fs::create_dir_all(work.parent().unwrap()).unwrap();
-    std::fs::write(&work, format!("go 1.26.4\n\nuse {dir}\n")).unwrap();
-    testsupport::go_build(
-        &Path::new(dir).join("cmd/sidecarlogresults"),
-        &bin,
-        &[
-            ("GOWORK", work.to_str().unwrap()),
-            ("CGO_ENABLED", "0"),
-            ("GOFLAGS", "-buildvcs=false -trimpath"),
-        ],
+    testsupport::upstream_go_binary(
+        MODULE,
+        "cmd/sidecarlogresults",
+        "1.26.4",
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("sidecarlogresults-go"),
     )
 }
 

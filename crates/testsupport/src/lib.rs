@@ -81,6 +81,56 @@ pub fn go_build(src: &Path, bin: &Path, env: &[(&str, &str)]) -> Option<PathBuf>
     Some(bin.to_path_buf())
 }
 
+/// Upstream's Go program `package` (e.g. `cmd/sidecarlogresults`) of `module` (`path@version`),
+/// downloaded to the Go module cache and built once into `dir`, pinned by the module's own
+/// `go.sum` (a workspace naming its directory); `None` after [`skip`] without Go or the module.
+/// `go_version` is the workspace's `go` line (at least the module's, and 1.18).
+pub fn upstream_go_binary(
+    module: &str,
+    package: &str,
+    go_version: &str,
+    dir: &Path,
+) -> Option<PathBuf> {
+    need_tool("go")?;
+    let bin = dir.join(package.rsplit('/').next().unwrap_or(package));
+    if bin.exists() {
+        return Some(bin);
+    }
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let out = Command::new("go")
+        .args(["mod", "download", "-json", module])
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run go mod download: {e}"));
+    let json = String::from_utf8_lossy(&out.stdout);
+    let module_dir = json
+        .split("\"Dir\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|_| out.status.success());
+    let Some(module_dir) = module_dir else {
+        skip(format!(
+            "cannot download {module}: {json}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        return None;
+    };
+    let work = dir.join("go.work");
+    std::fs::write(&work, format!("go {go_version}\n\nuse {module_dir}\n"))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", work.display()));
+    go_build(
+        &Path::new(module_dir).join(package),
+        &bin,
+        &[
+            ("GOWORK", work.to_str().unwrap_or_default()),
+            ("CGO_ENABLED", "0"),
+            ("GOFLAGS", "-buildvcs=false -trimpath"),
+        ],
+    )
+}
+
 /// True when the test runs as root; otherwise [`skip`]s with `why` (what root is needed for).
 #[track_caller]
 pub fn need_root(why: &str) -> bool {
