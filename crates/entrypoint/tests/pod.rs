@@ -118,10 +118,7 @@ fn three_step_taskrun() {
     assert_eq!(o2.code, Some(0), "{}", o2.stderr);
     assert_eq!(o2.stdout, "publishing --push\n");
     assert_eq!(pod.post(2), "out");
-    assert_eq!(
-        pod.termination(2),
-        vec![e("StartedAt", "", 3)]
-    );
+    assert_eq!(pod.termination(2), vec![e("StartedAt", "", 3)]);
     // Credentials were written and copied to $HOME.
     assert!(pod.exists("creds/.git-credentials"));
     assert!(pod.root().join("home/.git-credentials").exists());
