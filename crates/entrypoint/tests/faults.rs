@@ -270,6 +270,63 @@ fn assert_successor_follows(pod: &Pod, predecessor_post: &str, o: &Outcome) {
     }
 }
 
+/// A fixture, made first, for a test that needs `can` (which explains a skip); `None` where it
+/// cannot run here.
+fn fixture_if(can: fn() -> bool) -> Option<Fixture> {
+    let f = Fixture::new();
+    can().then_some(f)
+}
+
+fn mount_fault_fixture() -> Option<Fixture> {
+    fixture_if(can_fault_mounts)
+}
+
+fn inotify_fixture() -> Option<Fixture> {
+    fixture_if(can_limit_inotify)
+}
+
+fn strace_fixture() -> Option<Fixture> {
+    fixture_if(can_strace)
+}
+
+/// The step failed with exit 1 and logged `text`.
+fn assert_exit_1_saying(o: &Outcome, text: &str) {
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains(text), "{}", o.stderr);
+}
+
+/// `/tekton/run/0` of a step that took its lock and made its status directories, then died
+/// or failed before any post file.
+const LOCKED_NOT_POSTED: &[&str] = &[
+    ".out.lock",
+    "status/",
+    "status/artifacts/",
+    "status/results/",
+];
+
+/// Every entry under `/tekton/run/0` as [`tree`] lists it.
+fn run0_tree(pod: &Pod) -> Vec<String> {
+    tree(Path::new(&pod.t("run/0")))
+}
+
+/// A step command that records its pid as `child` (and touches `started`, when given), then
+/// sleeps for `secs`.
+fn recorded_sleeper(f: &Fixture, started: Option<&str>, secs: u32) -> String {
+    let pids = f.pid_file("child");
+    let touch = started.map_or(String::new(), |s| format!("touch {s}; "));
+    format!("echo $$ > {pids}; {touch}exec sleep {secs}")
+}
+
+/// Step `i` was cancelled while its command ran: what the controller sees.
+fn assert_cancelled(pod: &Pod, i: usize) {
+    assert_eq!(pod.post(i), "out.err");
+    assert_eq!(pod.exit_code_file(i).as_deref(), Some("killed"));
+    assert_eq!(
+        message_of(pod, i),
+        Message::Complete(vec![started_at(), e("Reason", "Cancelled", 3)])
+    );
+}
+
 fn successor(pod: &Pod) -> Command {
     pod.step(1, &["-wait_file", &pod.t("run/0/out")], &["true"])
 }
@@ -336,6 +393,19 @@ fn in_mount_namespace(
     NsRun { step: o, next }
 }
 
+/// Step 0 running `command` with `setup` faulting `/tekton/run/0`, its successor (ended after
+/// `next_secs`) waiting in the same namespace; the run directory is kept under `after/`.
+fn run_dir_fault(f: &Fixture, setup: &str, command: &[&str], next_secs: u64) -> NsRun {
+    let pod = &f.pod;
+    in_mount_namespace(
+        f,
+        setup,
+        pod.step(0, &[], command),
+        Some((successor(pod), next_secs)),
+        &["tekton/run/0"],
+    )
+}
+
 fn after(pod: &Pod, rel: &str) -> PathBuf {
     pod.root().join("after").join(rel)
 }
@@ -346,26 +416,20 @@ fn after(pod: &Pod, rel: &str) -> PathBuf {
 /// whatever post file exists (`out`, like upstream, whichever of the two is written first).
 #[test]
 fn enospc_on_the_run_dir_fails_the_step_without_hanging_the_successor() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    let r = in_mount_namespace(
+    let r = run_dir_fault(
         &f,
         &full_tmpfs(&q(&pod.t("run/0"))),
-        pod.step(0, &[], &["true"]),
-        Some((successor(pod), NEXT_LIMIT_SECS)),
-        &["tekton/run/0"],
+        &["true"],
+        NEXT_LIMIT_SECS,
     );
     let exit_code = pod.t("run/0/status/exitCode");
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Writing \"{exit_code}\": write {exit_code}: no space left on device"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Writing \"{exit_code}\": write {exit_code}: no space left on device"),
     );
     assert_eq!(message_of(pod, 0), Message::Absent);
     // The lock is removed at exit because a post file was written; no temp file stays.
@@ -384,27 +448,16 @@ fn enospc_on_the_run_dir_fails_the_step_without_hanging_the_successor() {
 /// the successor its predecessor is gone: Skipped.
 #[test]
 fn no_inodes_on_the_run_dir_skips_the_successor_through_the_lock() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let setup = tmpfs(&q(&pod.t("run/0")), "size=16k,nr_inodes=2");
-    let r = in_mount_namespace(
-        &f,
-        &setup,
-        pod.step(0, &[], &["true"]),
-        Some((successor(pod), NEXT_LIMIT_SECS)),
-        &["tekton/run/0"],
-    );
+    let r = run_dir_fault(&f, &setup, &["true"], NEXT_LIMIT_SECS);
     let smd = pod.t("run/0/status");
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Error executing command: mkdir {smd}: no space left on device"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Error executing command: mkdir {smd}: no space left on device"),
     );
     assert_eq!(message_of(pod, 0), Message::Complete(vec![]));
     assert_eq!(tree(&after(pod, "tekton/run/0")), strings(&[".out.lock"]));
@@ -422,26 +475,20 @@ fn no_inodes_on_the_run_dir_skips_the_successor_through_the_lock() {
 /// the TaskRun times out or the pod is deleted (here: `timeout` ends it).
 #[test]
 fn read_only_run_dir_fails_the_step_and_the_successor_waits_for_the_timeout() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    let r = in_mount_namespace(
+    let r = run_dir_fault(
         &f,
         &read_only_tmpfs(&q(&pod.t("run/0"))),
-        pod.step(0, &[], &["true"]),
-        Some((successor(pod), STILL_WAITING_SECS)),
-        &["tekton/run/0"],
+        &["true"],
+        STILL_WAITING_SECS,
     );
     let smd = pod.t("run/0/status");
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Error executing command: mkdir {smd}: read-only file system"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Error executing command: mkdir {smd}: read-only file system"),
     );
     assert_eq!(message_of(pod, 0), Message::Complete(vec![]));
     assert_eq!(tree(&after(pod, "tekton/run/0")), Vec::<String>::new());
@@ -456,10 +503,9 @@ fn read_only_run_dir_fails_the_step_and_the_successor_waits_for_the_timeout() {
 /// no termination message. The lock left behind skips the successor.
 #[test]
 fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let run0 = pod.t("run/0");
     let out = pod.t("run/0/out");
@@ -467,30 +513,20 @@ fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
         "i=0; while touch {d}/{FILL}$i 2>/dev/null; do i=$((i+1)); done",
         d = q(&run0)
     );
-    let r = in_mount_namespace(
+    let r = run_dir_fault(
         &f,
         &tmpfs(&q(&run0), "size=16k,nr_inodes=16"),
-        pod.step(0, &[], &["sh", "-c", &fill]),
-        Some((successor(pod), NEXT_LIMIT_SECS)),
-        &["tekton/run/0"],
+        &["sh", "-c", &fill],
+        NEXT_LIMIT_SECS,
     );
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Creating \"{out}\": open {out}: no space left on device"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Creating \"{out}\": open {out}: no space left on device"),
     );
     assert_eq!(message_of(pod, 0), Message::Absent);
     assert_eq!(
         tree(&after(pod, "tekton/run/0")),
-        strings(&[
-            ".out.lock",
-            "status/",
-            "status/artifacts/",
-            "status/results/"
-        ])
+        strings(LOCKED_NOT_POSTED)
     );
     assert_successor_follows(pod, "none", r.next.as_ref().unwrap());
 }
@@ -501,10 +537,9 @@ fn run_dir_filling_up_mid_step_skips_the_successor_through_the_lock() {
 /// successor runs; the TaskRun fails on the exit code.
 #[test]
 fn enospc_on_the_termination_file_exits_1_and_leaves_it_empty() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let term_dir = pod.root().join("term");
     std::fs::create_dir(&term_dir).unwrap();
@@ -526,20 +561,16 @@ fn enospc_on_the_termination_file_exits_1_and_leaves_it_empty() {
         None,
         &["term"],
     );
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Error while writing message: write {term}: no space left on device"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Error while writing message: write {term}: no space left on device"),
     );
     assert_eq!(tree(&after(pod, "term")), strings(&["termination"]));
     assert_eq!(
         message(&after(pod, "term").join("termination")),
         Message::Empty
     );
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(DONE));
+    assert_eq!(run0_tree(pod), strings(DONE));
     assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
     let next = run(successor(pod));
     assert_successor_follows(pod, "out", &next);
@@ -549,10 +580,9 @@ fn enospc_on_the_termination_file_exits_1_and_leaves_it_empty() {
 /// and `exitCode` were written before, so the successor runs.
 #[test]
 fn read_only_termination_file_exits_1_and_leaves_it_unchanged() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let term_dir = pod.root().join("term");
     std::fs::create_dir(&term_dir).unwrap();
@@ -572,16 +602,12 @@ fn read_only_termination_file_exits_1_and_leaves_it_unchanged() {
         None,
         &["term"],
     );
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Error while writing message: open {term}: read-only file system"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Error while writing message: open {term}: read-only file system"),
     );
     assert_eq!(message(Path::new(&source)), Message::Empty);
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(DONE));
+    assert_eq!(run0_tree(pod), strings(DONE));
     let next = run(successor(pod));
     assert_successor_follows(pod, "out", &next);
 }
@@ -617,10 +643,9 @@ fn with_stdout_path_on_a_full_workspace(f: &Fixture, command: &str) -> (Outcome,
 /// chunk still reached the console): exit 1, `out.err`.
 #[test]
 fn enospc_on_the_workspace_under_a_stdout_path_fails_the_step() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let (o, log) = with_stdout_path_on_a_full_workspace(&f, "printf hello");
     assert_eq!(o.code, Some(1), "{}", o.stderr);
     assert!(
@@ -637,10 +662,9 @@ fn enospc_on_the_workspace_under_a_stdout_path_fails_the_step() {
 /// the command dies of SIGPIPE (Go's exit code -1, status 255), as under upstream.
 #[test]
 fn enospc_on_the_workspace_under_a_stdout_path_breaks_the_command_pipe() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let (o, _) = with_stdout_path_on_a_full_workspace(&f, "printf hello; sleep 1; echo more");
     assert_eq!(o.code, Some(255), "{}", o.stderr);
     assert!(
@@ -655,10 +679,9 @@ fn enospc_on_the_workspace_under_a_stdout_path_breaks_the_command_pipe() {
 /// command never starts (row g: `out.err`, exit 1).
 #[test]
 fn read_only_workspace_under_a_stdout_path_fails_before_the_command() {
-    let f = Fixture::new();
-    if !can_fault_mounts() {
+    let Some(f) = mount_fault_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let ws = pod.root().join("workspace").to_string_lossy().into_owned();
     let log = format!("{ws}/log");
@@ -674,13 +697,9 @@ fn read_only_workspace_under_a_stdout_path_fails_before_the_command() {
         None,
         &["workspace"],
     );
-    assert_eq!(r.step.code, Some(1), "{}", r.step.stderr);
-    assert!(
-        r.step.stderr.contains(&format!(
-            "Error executing command: error opening {log}: open {log}: read-only file system"
-        )),
-        "{}",
-        r.step.stderr
+    assert_exit_1_saying(
+        &r.step,
+        &format!("Error executing command: error opening {log}: open {log}: read-only file system"),
     );
     assert!(!pod.exists("ran"));
     assert_eq!(pod.post(0), "out.err");
@@ -781,10 +800,9 @@ fn hand_off_without_inotify(f: &Fixture, limit: &str, check: impl Fn(&[usize])) 
 /// No inotify instance can be created: the wait falls back (dnotify) and still hands off.
 #[test]
 fn without_inotify_instances_the_wait_falls_back_and_hands_off() {
-    let f = Fixture::new();
-    if !can_limit_inotify() {
+    let Some(f) = inotify_fixture() else {
         return;
-    }
+    };
     hand_off_without_inotify(&f, "max_inotify_instances", |seen| {
         assert!(seen.is_empty(), "an inotify instance exists: {seen:?}");
     });
@@ -793,10 +811,9 @@ fn without_inotify_instances_the_wait_falls_back_and_hands_off() {
 /// An inotify instance but no watch can be added: dnotify per directory hands off.
 #[test]
 fn without_inotify_watches_the_wait_falls_back_and_hands_off() {
-    let f = Fixture::new();
-    if !can_limit_inotify() {
+    let Some(f) = inotify_fixture() else {
         return;
-    }
+    };
     hand_off_without_inotify(&f, "max_inotify_watches", |seen| {
         assert_eq!(seen, [0], "expected one instance without watches");
     });
@@ -805,21 +822,15 @@ fn without_inotify_watches_the_wait_falls_back_and_hands_off() {
 /// Without inotify the cancellation file is still noticed while the command runs.
 #[test]
 fn without_inotify_cancellation_still_works() {
-    let f = Fixture::new();
-    if !can_limit_inotify() {
+    let Some(f) = inotify_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let started = pod.t("started");
-    let pids = f.pid_file("child");
     let step = pod.step(
         0,
         &[],
-        &[
-            "sh",
-            "-c",
-            &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
-        ],
+        &["sh", "-c", &recorded_sleeper(&f, Some(&started), 30)],
     );
     let child = f.start(without_inotify(&step, "max_inotify_instances"));
     assert!(eventually(LONG, || pod.exists("started")));
@@ -830,28 +841,17 @@ fn without_inotify_cancellation_still_works() {
     let took = cancelled.elapsed();
     assert!(took < HANDOFF_LIMIT, "cancellation took {took:?}");
     assert_eq!(o.code, Some(9), "{}", o.stderr);
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
-    assert_eq!(
-        message_of(pod, 0),
-        Message::Complete(vec![started_at(), e("Reason", "Cancelled", 3)])
-    );
+    assert_cancelled(pod, 0);
 }
 
 /// Without inotify a SIGKILLed predecessor is still detected (the lock wait needs no inotify).
 #[test]
 fn without_inotify_a_killed_predecessor_still_skips_the_successor() {
-    let f = Fixture::new();
-    if !can_limit_inotify() {
+    let Some(f) = inotify_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    let pids = f.pid_file("child");
-    let step0 = f.start(pod.step(
-        0,
-        &[],
-        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 120")],
-    ));
+    let step0 = f.start(pod.step(0, &[], &["sh", "-c", &recorded_sleeper(&f, None, 120)]));
     let next = f.start(without_inotify(&successor(pod), "max_inotify_instances"));
     assert!(eventually(LONG, || f.recorded_pid("child").is_some()
         && pod.exists("run/1/.out.lock")));
@@ -904,14 +904,34 @@ fn killed_at(step: &Command, syscall: &str, path: Option<&str>, when: u32) -> Co
     wrap(step, &wrapper)
 }
 
-/// Runs step 0 (`step0`, killed somewhere) with a successor already waiting; returns step 0's
-/// and the successor's outcomes.
-fn kill_with_successor(f: &Fixture, step0: Command) -> (Outcome, Outcome) {
+/// Runs step 0 (`step0`, killed somewhere) with a successor already waiting; asserts step 0 was
+/// SIGKILLed and returns the successor's outcome.
+fn kill_with_successor(f: &Fixture, step0: Command) -> Outcome {
     let next = f.start(successor(&f.pod));
     assert!(eventually(LONG, || f.pod.exists("run/1/.out.lock")));
     let o0 = finish(f.start(step0), LONG);
     let o1 = finish(next, LONG);
-    (o0, o1)
+    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    o1
+}
+
+/// Step 0 `true` reporting one task result (`digest`), killed at `syscall` as [`killed_at`].
+fn reporting_step_killed_at(pod: &Pod, syscall: &str, path: Option<&str>, when: u32) -> Command {
+    pod.write("results/digest", "sha256:abc");
+    killed_at(
+        &pod.step(0, &["-results", "digest"], &["true"]),
+        syscall,
+        path,
+        when,
+    )
+}
+
+/// Step 0 died after taking its lock, before any post file or message; a successor started
+/// only now skips too.
+fn assert_died_before_posting(pod: &Pod) {
+    assert_eq!(message_of(pod, 0), Message::Absent);
+    assert_eq!(run0_tree(pod), strings(LOCKED_NOT_POSTED));
+    assert_late_successor_skipped(pod);
 }
 
 /// A successor started after the predecessor is already dead decides the same way at once.
@@ -938,17 +958,7 @@ fn sigkill_while_waiting_skips_the_successor() {
     kill(step0.id(), libc::SIGKILL);
     assert!(killed_by_sigkill(&finish(step0, LONG)));
     assert_skipped(pod, 1, &finish(next, LONG));
-    assert_eq!(message_of(pod, 0), Message::Absent);
-    assert_eq!(
-        tree(Path::new(&pod.t("run/0"))),
-        strings(&[
-            ".out.lock",
-            "status/",
-            "status/artifacts/",
-            "status/results/"
-        ])
-    );
-    assert_late_successor_skipped(pod);
+    assert_died_before_posting(pod);
 }
 
 /// Killed while its command runs: the successor skips although the orphaned command is still
@@ -957,12 +967,7 @@ fn sigkill_while_waiting_skips_the_successor() {
 fn sigkill_while_running_skips_the_successor_even_with_the_command_alive() {
     let f = Fixture::new();
     let pod = &f.pod;
-    let pids = f.pid_file("child");
-    let step0 = f.start(pod.step(
-        0,
-        &[],
-        &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 120")],
-    ));
+    let step0 = f.start(pod.step(0, &[], &["sh", "-c", &recorded_sleeper(&f, None, 120)]));
     let next = f.start(successor(pod));
     assert!(eventually(LONG, || f.recorded_pid("child").is_some()
         && pod.exists("run/1/.out.lock")));
@@ -971,17 +976,7 @@ fn sigkill_while_running_skips_the_successor_even_with_the_command_alive() {
     assert!(alive(f.recorded_pid("child").unwrap()));
     f.end("child");
     assert!(killed_by_sigkill(&finish(step0, LONG)));
-    assert_eq!(message_of(pod, 0), Message::Absent);
-    assert_eq!(
-        tree(Path::new(&pod.t("run/0"))),
-        strings(&[
-            ".out.lock",
-            "status/",
-            "status/artifacts/",
-            "status/results/"
-        ])
-    );
-    assert_late_successor_skipped(pod);
+    assert_died_before_posting(pod);
 }
 
 /// Whether `dir`'s filesystem supports `O_TMPFILE` (then the lock gets its name by `linkat`).
@@ -1008,10 +1003,9 @@ fn supports_o_tmpfile(dir: &str) -> bool {
 /// and the successor, with no lock to watch, waits like upstream until the TaskRun times out.
 #[test]
 fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let mut next = f.start(successor(pod));
     assert!(eventually(LONG, || pod.exists("run/1/.out.lock")));
@@ -1022,7 +1016,7 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
     let step0 = killed_at(&pod.step(0, &[], &["true"]), syscall, None, 1);
     let o0 = finish(f.start(step0), LONG);
     assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
-    let left = tree(Path::new(&pod.t("run/0")));
+    let left = run0_tree(pod);
     if anonymous {
         assert_eq!(left, Vec::<String>::new());
     } else {
@@ -1047,10 +1041,9 @@ fn sigkill_before_the_lock_is_in_place_leaves_the_successor_waiting() {
 /// place, so the successor skips instead of waiting for the TaskRun timeout.
 #[test]
 fn sigkill_during_the_credential_copy_skips_the_successor() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     pod.write("creds/.gitconfig", "[user]\n\tname = x\n");
     let target = pod
@@ -1059,11 +1052,10 @@ fn sigkill_during_the_credential_copy_skips_the_successor() {
         .to_string_lossy()
         .into_owned();
     let step0 = killed_at(&pod.step(0, &[], &["true"]), "openat", Some(&target), 1);
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let o1 = kill_with_successor(&f, step0);
     assert_skipped(pod, 1, &o1);
     assert_eq!(message_of(pod, 0), Message::Absent);
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), strings(&[".out.lock"]));
+    assert_eq!(run0_tree(pod), strings(&[".out.lock"]));
     assert_late_successor_skipped(pod);
 }
 
@@ -1071,19 +1063,17 @@ fn sigkill_during_the_credential_copy_skips_the_successor() {
 /// successor skips. (`exitCode` may already be complete once it is written first.)
 #[test]
 fn sigkill_before_the_post_file_skips_the_successor() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let out = pod.t("run/0/out");
     let step0 = killed_at(&pod.step(0, &[], &["true"]), "openat", Some(&out), 1);
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let o1 = kill_with_successor(&f, step0);
     assert_eq!(pod.post(0), "none");
     assert!(matches!(pod.exit_code_file(0).as_deref(), None | Some("0")));
     assert_eq!(message_of(pod, 0), Message::Absent);
-    let left = tree(Path::new(&pod.t("run/0")));
+    let left = run0_tree(pod);
     let allowed = strings(&[
         ".out.lock",
         "status/",
@@ -1110,14 +1100,7 @@ fn sweep_kills(check: &dyn Fn(&Fixture, &str)) -> usize {
         for k in 1.. {
             assert!(k < 500, "{syscall} never stops being killed");
             let f = Fixture::new();
-            let pod = &f.pod;
-            pod.write("results/digest", "sha256:abc");
-            let step0 = killed_at(
-                &pod.step(0, &["-results", "digest"], &["true"]),
-                syscall,
-                None,
-                k,
-            );
+            let step0 = reporting_step_killed_at(&f.pod, syscall, None, k);
             let o = finish(f.start(step0), LONG);
             if !killed_by_sigkill(&o) {
                 assert_eq!(o.code, Some(0), "{}", o.stderr);
@@ -1177,26 +1160,18 @@ fn sigkill_at_every_file_syscall_never_leaves_out_without_exit_code() {
 /// the lock left behind.
 #[test]
 fn sigkill_while_reading_results_posts_success_without_a_message() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    pod.write("results/digest", "sha256:abc");
     let result = pod.t("results/digest");
-    let step0 = killed_at(
-        &pod.step(0, &["-results", "digest"], &["true"]),
-        "openat",
-        Some(&result),
-        1,
-    );
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let step0 = reporting_step_killed_at(pod, "openat", Some(&result), 1);
+    let o1 = kill_with_successor(&f, step0);
     assert_eq!(message_of(pod, 0), Message::Absent);
     let mut left = strings(DONE);
     left.push(".out.lock".into());
     left.sort();
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), left);
+    assert_eq!(run0_tree(pod), left);
     assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
     assert_successor_follows(pod, "out", &o1);
 }
@@ -1206,27 +1181,19 @@ fn sigkill_while_reading_results_posts_success_without_a_message() {
 /// result appended just before is lost with it.
 #[test]
 fn sigkill_during_the_termination_write_leaves_it_empty() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    pod.write("results/digest", "sha256:abc");
     let term = pod.t("termination-0");
     // Write 1 appends the result, write 2 is the final one.
-    let step0 = killed_at(
-        &pod.step(0, &["-results", "digest"], &["true"]),
-        "write",
-        Some(&term),
-        2,
-    );
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let step0 = reporting_step_killed_at(pod, "write", Some(&term), 2);
+    let o1 = kill_with_successor(&f, step0);
     assert_eq!(message_of(pod, 0), Message::Empty);
     let mut left = done_with_record();
     left.push(".out.lock".into());
     left.sort();
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), left);
+    assert_eq!(run0_tree(pod), left);
     assert_successor_follows(pod, "out", &o1);
 }
 
@@ -1234,25 +1201,17 @@ fn sigkill_during_the_termination_write_leaves_it_empty() {
 /// removed; the controller sees exit 137 with the full message.
 #[test]
 fn sigkill_at_exit_leaves_everything_complete() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
-    pod.write("results/digest", "sha256:abc");
-    let step0 = killed_at(
-        &pod.step(0, &["-results", "digest"], &["true"]),
-        "exit_group",
-        None,
-        1,
-    );
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let step0 = reporting_step_killed_at(pod, "exit_group", None, 1);
+    let o1 = kill_with_successor(&f, step0);
     assert_eq!(
         message_of(pod, 0),
         Message::Complete(vec![e("digest", "sha256:abc", 1), started_at()])
     );
-    assert_eq!(tree(Path::new(&pod.t("run/0"))), done_with_record());
+    assert_eq!(run0_tree(pod), done_with_record());
     assert_successor_follows(pod, "out", &o1);
 }
 
@@ -1263,19 +1222,17 @@ fn sigkill_at_exit_leaves_everything_complete() {
 /// successor skips on `out.err` (not on the lock), no `exitCode`.
 #[test]
 fn predecessor_that_posts_err_and_dies_skips_the_successor() {
-    let f = Fixture::new();
-    if !can_strace() {
+    let Some(f) = strace_fixture() else {
         return;
-    }
+    };
     let pod = &f.pod;
     let term = pod.t("termination-0");
     let step0 = killed_at(&pod.step(0, &[], &["false"]), "openat", Some(&term), 1);
-    let (o0, o1) = kill_with_successor(&f, step0);
-    assert!(killed_by_sigkill(&o0), "{}", o0.stderr);
+    let o1 = kill_with_successor(&f, step0);
     assert_eq!(pod.post(0), "out.err");
     assert_eq!(message_of(pod, 0), Message::Absent);
     assert_eq!(
-        tree(Path::new(&pod.t("run/0"))),
+        run0_tree(pod),
         strings(&[
             ".out.lock",
             "out.err",
@@ -1340,17 +1297,12 @@ fn start_with_blocked_stderr(f: &Fixture, mut step: Command) -> (Child, std::os:
 fn sleeping_step_with_blocked_stderr(f: &Fixture) -> (Child, std::os::fd::OwnedFd) {
     let pod = &f.pod;
     let started = pod.t("started");
-    let pids = f.pid_file("child");
     let (child, r) = start_with_blocked_stderr(
         f,
         pod.step(
             0,
             &[],
-            &[
-                "sh",
-                "-c",
-                &format!("echo $$ > {pids}; touch {started}; exec sleep 30"),
-            ],
+            &["sh", "-c", &recorded_sleeper(f, Some(&started), 30)],
         ),
     );
     assert!(eventually(LONG, || pod.exists("started")));
@@ -1391,13 +1343,12 @@ fn blocked_stderr_does_not_hang_a_failing_step() {
 fn blocked_stderr_does_not_delay_a_timeout() {
     let f = Fixture::new();
     let pod = &f.pod;
-    let pids = f.pid_file("child");
     let (child, _r) = start_with_blocked_stderr(
         &f,
         pod.step(
             0,
             &["-timeout", "300ms"],
-            &["sh", "-c", &format!("echo $$ > {pids}; exec sleep 30")],
+            &["sh", "-c", &recorded_sleeper(&f, None, 30)],
         ),
     );
     let st = exits_in_time(child, "timeout");
@@ -1418,12 +1369,7 @@ fn blocked_stderr_does_not_delay_a_cancellation() {
     pod.write_atomic("downward/cancel", "CANCEL");
     let st = exits_in_time(child, "cancellation");
     assert_eq!(st.code(), Some(9));
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
-    assert_eq!(
-        message_of(pod, 0),
-        Message::Complete(vec![started_at(), e("Reason", "Cancelled", 3)])
-    );
+    assert_cancelled(pod, 0);
 }
 
 /// SIGTERM while the command runs: forwarded, the command dies, the step fails and exits.
