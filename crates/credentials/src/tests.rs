@@ -43,6 +43,29 @@ impl Tree {
     fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.creds().join(rel)).unwrap()
     }
+    /// Fresh credentials with `args` parsed (which must succeed).
+    fn parsed(&self, args: &[&str]) -> RefCell<Credentials> {
+        let c = RefCell::new(self.creds_obj());
+        parse(&c, args).unwrap();
+        c
+    }
+    /// The flag error `args` give fresh credentials.
+    fn parse_err(&self, args: &[&str]) -> String {
+        parse(&RefCell::new(self.creds_obj()), args).unwrap_err()
+    }
+    /// Parses `args` and writes the git credentials (both must succeed).
+    fn write_git(&self, args: &[&str]) {
+        self.parsed(args).borrow().write_git().unwrap();
+    }
+    /// A basic-auth secret.
+    fn basic(&self, name: &str, username: &str, password: &str) {
+        self.secret(name, &[("username", username), ("password", password)]);
+    }
+    /// Asserts `.gitconfig` and `.git-credentials`.
+    fn assert_git(&self, gitconfig: &str, git_credentials: &str) {
+        assert_eq!(self.read(".gitconfig"), gitconfig);
+        assert_eq!(self.read(".git-credentials"), git_credentials);
+    }
     fn mode(&self, rel: &str) -> u32 {
         fs::metadata(self.creds().join(rel))
             .unwrap()
@@ -63,9 +86,8 @@ fn parse(c: &RefCell<Credentials>, args: &[&str]) -> Result<(), String> {
 #[test]
 fn docker_flag_handling() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "bar"), ("password", "baz")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-basic-docker=foo=https://us.gcr.io"]).unwrap();
+    t.basic("foo", "bar", "baz");
+    let c = t.parsed(&["-basic-docker=foo=https://us.gcr.io"]);
     c.borrow().write_docker().unwrap();
     assert_eq!(
         t.read(".docker/config.json"),
@@ -77,17 +99,12 @@ fn docker_flag_handling() {
 #[test]
 fn docker_flag_handling_twice() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "asdf"), ("password", "blah")]);
-    t.secret("bar", &[("username", "bleh"), ("password", "belch")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-docker=foo=https://us.gcr.io",
-            "-basic-docker=bar=https://eu.gcr.io",
-        ],
-    )
-    .unwrap();
+    t.basic("foo", "asdf", "blah");
+    t.basic("bar", "bleh", "belch");
+    let c = t.parsed(&[
+        "-basic-docker=foo=https://us.gcr.io",
+        "-basic-docker=bar=https://eu.gcr.io",
+    ]);
     c.borrow().write_docker().unwrap();
     assert_eq!(
         t.read(".docker/config.json"),
@@ -113,16 +130,11 @@ fn docker_flag_handling_missing_files() {
 #[test]
 fn docker_flag_handling_url_collision() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "bar"), ("password", "baz")]);
-    let c = RefCell::new(t.creds_obj());
-    let err = parse(
-        &c,
-        &[
-            "-basic-docker=foo=https://us.gcr.io",
-            "-basic-docker=foo=https://us.gcr.io",
-        ],
-    )
-    .unwrap_err();
+    t.basic("foo", "bar", "baz");
+    let err = t.parse_err(&[
+        "-basic-docker=foo=https://us.gcr.io",
+        "-basic-docker=foo=https://us.gcr.io",
+    ]);
     assert_eq!(
         err,
         r#"invalid value "foo=https://us.gcr.io" for flag -basic-docker: multiple entries for url: https://us.gcr.io"#
@@ -134,8 +146,7 @@ fn malformed_values() {
     let t = Tree::new();
     for flag in ["basic-docker", "basic-git", "ssh-git"] {
         for v in ["bar=baz=blah", "bar"] {
-            let c = RefCell::new(t.creds_obj());
-            let err = parse(&c, &[&format!("-{flag}={v}")]).unwrap_err();
+            let err = t.parse_err(&[&format!("-{flag}={v}")]);
             assert_eq!(
                 err,
                 format!(
@@ -149,7 +160,7 @@ fn malformed_values() {
 #[test]
 fn docker_multiple_flag_handling() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "bar"), ("password", "baz")]);
+    t.basic("foo", "bar", "baz");
     t.secret(
         "bar",
         &[(
@@ -172,18 +183,13 @@ fn docker_multiple_flag_handling() {
         "bla",
         &[(".dockercfg", r#"{"de.icr.io":{"auth":"fooisbla"}}"#)],
     );
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-docker=foo=https://us.gcr.io",
-            "-docker-config=bar",
-            "-docker-config=baz",
-            "-docker-cfg=blubb",
-            "-docker-cfg=bla",
-        ],
-    )
-    .unwrap();
+    let c = t.parsed(&[
+        "-basic-docker=foo=https://us.gcr.io",
+        "-docker-config=bar",
+        "-docker-config=baz",
+        "-docker-cfg=blubb",
+        "-docker-cfg=bla",
+    ]);
     c.borrow().write_docker().unwrap();
     assert_eq!(
         t.read(".docker/config.json"),
@@ -202,14 +208,9 @@ fn docker_merge_order_later_wins() {
             r#"{"auths":{"r":{"auth":"from-json"},"s":{"auth":"s"}}}"#,
         )],
     );
-    t.secret("b", &[("username", "u"), ("password", "p")]);
-    let c = RefCell::new(t.creds_obj());
+    t.basic("b", "u", "p");
     // Flag order does not matter: cfg, then config json, then basic.
-    parse(
-        &c,
-        &["-basic-docker=b=s", "-docker-config=cj", "-docker-cfg=cfg"],
-    )
-    .unwrap();
+    let c = t.parsed(&["-basic-docker=b=s", "-docker-config=cj", "-docker-cfg=cfg"]);
     c.borrow().write_docker().unwrap();
     assert_eq!(
         t.read(".docker/config.json"),
@@ -228,13 +229,8 @@ fn docker_no_auth_provided() {
 fn docker_bad_config_aborts_docker_only() {
     let t = Tree::new();
     t.secret("bad", &[(".dockerconfigjson", "{not json")]);
-    t.secret("g", &[("username", "u"), ("password", "p")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &["-docker-config=bad", "-basic-git=g=https://github.com"],
-    )
-    .unwrap();
+    t.basic("g", "u", "p");
+    let c = t.parsed(&["-docker-config=bad", "-basic-git=g=https://github.com"]);
     assert!(c.borrow().write_docker().is_err());
     c.borrow().write_git().unwrap();
     assert!(!t.creds().join(".docker").exists());
@@ -246,15 +242,12 @@ fn docker_bad_config_aborts_docker_only() {
 #[test]
 fn basic_flag_handling() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "bar"), ("password", "baz")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-basic-git=foo=https://github.com"]).unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
-        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = bar\n"
+    t.basic("foo", "bar", "baz");
+    t.write_git(&["-basic-git=foo=https://github.com"]);
+    t.assert_git(
+        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = bar\n",
+        "https://bar:baz@github.com\n",
     );
-    assert_eq!(t.read(".git-credentials"), "https://bar:baz@github.com\n");
     assert_eq!(t.mode(".gitconfig"), 0o600);
     assert_eq!(t.mode(".git-credentials"), 0o600);
 }
@@ -262,79 +255,49 @@ fn basic_flag_handling() {
 #[test]
 fn basic_flag_handling_twice() {
     let t = Tree::new();
-    t.secret("foo", &[("username", "asdf"), ("password", "blah")]);
-    t.secret("bar", &[("username", "bleh"), ("password", "belch")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-git=foo=https://github.com",
-            "-basic-git=bar=https://gitlab.com",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
-        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = asdf\n[credential \"https://gitlab.com\"]\n\tusername = bleh\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "https://asdf:blah@github.com\nhttps://bleh:belch@gitlab.com\n"
+    t.basic("foo", "asdf", "blah");
+    t.basic("bar", "bleh", "belch");
+    t.write_git(&[
+        "-basic-git=foo=https://github.com",
+        "-basic-git=bar=https://gitlab.com",
+    ]);
+    t.assert_git(
+        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = asdf\n[credential \"https://gitlab.com\"]\n\tusername = bleh\n",
+        "https://asdf:blah@github.com\nhttps://bleh:belch@gitlab.com\n",
     );
 }
 
 #[test]
 fn basic_multiple_repos_same_host() {
     let t = Tree::new();
-    t.secret("s1", &[("username", "user1"), ("password", "token1")]);
-    t.secret("s2", &[("username", "user2"), ("password", "token2")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-git=s1=https://github.com/org/repo1",
-            "-basic-git=s2=https://github.com/org/repo2",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
+    t.basic("s1", "user1", "token1");
+    t.basic("s2", "user2", "token2");
+    t.write_git(&[
+        "-basic-git=s1=https://github.com/org/repo1",
+        "-basic-git=s2=https://github.com/org/repo2",
+    ]);
+    t.assert_git(
         "[credential]\n\thelper = store\n\
          [credential \"https://github.com/org/repo1\"]\n\tusername = user1\n\tuseHttpPath = true\n\
-         [credential \"https://github.com/org/repo2\"]\n\tusername = user2\n\tuseHttpPath = true\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "https://user1:token1@github.com/org/repo1\nhttps://user2:token2@github.com/org/repo2\n"
+         [credential \"https://github.com/org/repo2\"]\n\tusername = user2\n\tuseHttpPath = true\n",
+        "https://user1:token1@github.com/org/repo1\nhttps://user2:token2@github.com/org/repo2\n",
     );
 }
 
 #[test]
 fn basic_mixed_credentials() {
     let t = Tree::new();
-    t.secret("repo", &[("username", "ru"), ("password", "rp")]);
-    t.secret("host", &[("username", "hu"), ("password", "hp")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-git=repo=https://github.com/org/repo",
-            "-basic-git=host=https://github.com/",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
+    t.basic("repo", "ru", "rp");
+    t.basic("host", "hu", "hp");
+    t.write_git(&[
+        "-basic-git=repo=https://github.com/org/repo",
+        "-basic-git=host=https://github.com/",
+    ]);
+    t.assert_git(
         "[credential]\n\thelper = store\n\
          [credential \"https://github.com/org/repo\"]\n\tusername = ru\n\tuseHttpPath = true\n\
-         [credential \"https://github.com/\"]\n\tusername = hu\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "https://hu:hp@github.com/\nhttps://ru:rp@github.com/org/repo\n"
+         [credential \"https://github.com/\"]\n\tusername = hu\n",
+        "https://hu:hp@github.com/\nhttps://ru:rp@github.com/org/repo\n",
     );
 }
 
@@ -348,7 +311,7 @@ fn basic_missing_files_and_collision() {
         err.starts_with("open ") && err.ends_with("/foo/password: no such file or directory"),
         "{err}"
     );
-    t.secret("ok", &[("username", "u"), ("password", "p")]);
+    t.basic("ok", "u", "p");
     c.set_basic_git("ok=https://github.com").unwrap();
     assert_eq!(
         c.set_basic_git("ok=https://github.com").unwrap_err(),
@@ -359,51 +322,31 @@ fn basic_missing_files_and_collision() {
 #[test]
 fn basic_backslash_in_username() {
     let t = Tree::new();
-    t.secret(
-        "foo",
-        &[("username", "foo\\bar\\banana"), ("password", "baz")],
-    );
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-basic-git=foo=https://github.com"]).unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
-        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = foo\\\\bar\\\\banana\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "https://foo%5Cbar%5Cbanana:baz@github.com\n"
+    t.basic("foo", "foo\\bar\\banana", "baz");
+    t.write_git(&["-basic-git=foo=https://github.com"]);
+    t.assert_git(
+        "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = foo\\\\bar\\\\banana\n",
+        "https://foo%5Cbar%5Cbanana:baz@github.com\n",
     );
 }
 
 #[test]
 fn basic_schemeless_and_quoting() {
     let t = Tree::new();
-    t.secret("s", &[("username", "u"), ("password", "p w!\n")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &["-basic-git=s=github.com", "-basic-git=s=HTTPS://h/x\"y"],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
-    assert_eq!(
-        t.read(".gitconfig"),
+    t.basic("s", "u", "p w!\n");
+    t.write_git(&["-basic-git=s=github.com", "-basic-git=s=HTTPS://h/x\"y"]);
+    t.assert_git(
         "[credential]\n\thelper = store\n[credential \"github.com\"]\n\tusername = u\n\tuseHttpPath = true\n\
-         [credential \"HTTPS://h/x\\\"y\"]\n\tusername = u\n\tuseHttpPath = true\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "//u:p%20w%21%0A@github.com\nhttps://u:p%20w%21%0A@h/x%22y\n"
+         [credential \"HTTPS://h/x\\\"y\"]\n\tusername = u\n\tuseHttpPath = true\n",
+        "//u:p%20w%21%0A@github.com\nhttps://u:p%20w%21%0A@h/x%22y\n",
     );
 }
 
 #[test]
 fn basic_unparsable_url_is_flag_error() {
     let t = Tree::new();
-    t.secret("s", &[("username", "u"), ("password", "p")]);
-    let c = RefCell::new(t.creds_obj());
-    let err = parse(&c, &["-basic-git=s=https://github.com:abc"]).unwrap_err();
+    t.basic("s", "u", "p");
+    let err = t.parse_err(&["-basic-git=s=https://github.com:abc"]);
     assert_eq!(
         err,
         r#"invalid value "s=https://github.com:abc" for flag -basic-git: parse "https://github.com:abc": invalid port ":abc" after host"#
@@ -419,9 +362,7 @@ fn ssh_flag_handling() {
         "foo",
         &[("ssh-privatekey", "bar"), ("known_hosts", "ssh-rsa blah")],
     );
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-ssh-git=foo=github.com"]).unwrap();
-    c.borrow().write_git().unwrap();
+    t.write_git(&["-ssh-git=foo=github.com"]);
     let dir = t.creds();
     assert_eq!(
         t.read(".ssh/config"),
@@ -453,17 +394,11 @@ fn ssh_flag_handling_thrice() {
         "baz",
         &[("ssh-privatekey", "c"), ("known_hosts", "ssh-rsa cccc")],
     );
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-ssh-git=foo=github.com",
-            "-ssh-git=bar=github.com",
-            "-ssh-git=baz=gitlab.example.com:2222",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
+    t.write_git(&[
+        "-ssh-git=foo=github.com",
+        "-ssh-git=bar=github.com",
+        "-ssh-git=baz=gitlab.example.com:2222",
+    ]);
     let d = t.creds().join(".ssh");
     assert_eq!(
         t.read(".ssh/config"),
@@ -484,16 +419,10 @@ fn ssh_multiple_repos_same_host() {
     let t = Tree::new();
     t.secret("k1", &[("ssh-privatekey", "1")]);
     t.secret("k2", &[("ssh-privatekey", "2")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-ssh-git=k1=github.com/org/repo1",
-            "-ssh-git=k2=github.com/org/repo2",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
+    t.write_git(&[
+        "-ssh-git=k1=github.com/org/repo1",
+        "-ssh-git=k2=github.com/org/repo2",
+    ]);
     let d = t.creds().join(".ssh");
     assert_eq!(
         t.read(".ssh/config"),
@@ -519,16 +448,10 @@ fn ssh_mixed_credentials() {
     let t = Tree::new();
     t.secret("repo", &[("ssh-privatekey", "r")]);
     t.secret("host", &[("ssh-privatekey", "h")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-ssh-git=repo=github.com/org/repo",
-            "-ssh-git=host=github.com",
-        ],
-    )
-    .unwrap();
-    c.borrow().write_git().unwrap();
+    t.write_git(&[
+        "-ssh-git=repo=github.com/org/repo",
+        "-ssh-git=host=github.com",
+    ]);
     let d = t.creds().join(".ssh");
     assert_eq!(
         t.read(".ssh/config"),
@@ -549,9 +472,7 @@ fn ssh_mixed_credentials() {
 fn ssh_repo_specific_with_custom_port() {
     let t = Tree::new();
     t.secret("k", &[("ssh-privatekey", "k")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-ssh-git=k=gitlab.example.com:2222/team/project"]).unwrap();
-    c.borrow().write_git().unwrap();
+    t.write_git(&["-ssh-git=k=gitlab.example.com:2222/team/project"]);
     assert!(t.read(".ssh/config").starts_with(
         "Host gitlab.example.com--team--project\n    HostName gitlab.example.com\n    Port 2222\n"
     ));
@@ -566,8 +487,7 @@ fn ssh_repo_specific_with_custom_port() {
 fn ssh_missing_files() {
     let t = Tree::new();
     t.secret("foo", &[("known_hosts", "x")]);
-    let c = RefCell::new(t.creds_obj());
-    let err = parse(&c, &["-ssh-git=foo=github.com"]).unwrap_err();
+    let err = t.parse_err(&["-ssh-git=foo=github.com"]);
     assert!(
         err.ends_with("/foo/ssh-privatekey: no such file or directory"),
         "{err}"
@@ -579,10 +499,7 @@ fn spec_worked_example() {
     // Upstream's worked example with every flag kind at once (docs/contract.md §4.2), written
     // under the real-looking path layout.
     let t = Tree::new();
-    t.secret(
-        "basic-github",
-        &[("username", "bot"), ("password", "s3cr3t")],
-    );
+    t.basic("basic-github", "bot", "s3cr3t");
     t.secret(
         "regcred",
         &[(
@@ -597,33 +514,24 @@ fn spec_worked_example() {
             ("known_hosts", "github.com ssh-ed25519 AAAA\n"),
         ],
     );
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-docker=basic-github=https://index.docker.io/v1/",
-            "-docker-config=regcred",
-            "-basic-git=basic-github=https://github.com",
-            "-ssh-git=ssh-key=github.com",
-            "-ssh-git=ssh-key=gitlab.example.com:2222/team/project",
-        ],
-    )
-    .unwrap();
+    let c = t.parsed(&[
+        "-basic-docker=basic-github=https://index.docker.io/v1/",
+        "-docker-config=regcred",
+        "-basic-git=basic-github=https://github.com",
+        "-ssh-git=ssh-key=github.com",
+        "-ssh-git=ssh-key=gitlab.example.com:2222/team/project",
+    ]);
     c.borrow().write();
     let d = t.creds();
     assert_eq!(
         t.read(".docker/config.json"),
         r#"{"auths":{"https://index.docker.io/v1/":{"username":"bot","password":"s3cr3t","auth":"Ym90OnMzY3IzdA==","email":"not@val.id"},"quay.io":{"auth":"Zm9vOmJhcg==","email":"x@y"}}}"#
     );
-    assert_eq!(
-        t.read(".gitconfig"),
+    t.assert_git(
         "[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\tusername = bot\n\
          [url \"git@gitlab.example.com--team--project:team/project.git\"]\n\tinsteadOf = git@gitlab.example.com:team/project.git\n\
-         [url \"ssh://gitlab.example.com--team--project/team/project.git\"]\n\tinsteadOf = ssh://gitlab.example.com:2222/team/project.git\n"
-    );
-    assert_eq!(
-        t.read(".git-credentials"),
-        "https://bot:s3cr3t@github.com\n"
+         [url \"ssh://gitlab.example.com--team--project/team/project.git\"]\n\tinsteadOf = ssh://gitlab.example.com:2222/team/project.git\n",
+        "https://bot:s3cr3t@github.com\n",
     );
     assert_eq!(t.read(".ssh/id_ssh-key"), "K");
     assert_eq!(
@@ -658,8 +566,7 @@ fn current_umask() -> u32 {
 fn ssh_twice_appends_gitconfig() {
     let t = Tree::new();
     t.secret("k", &[("ssh-privatekey", "k")]);
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-ssh-git=k=h/o/r"]).unwrap();
+    let c = t.parsed(&["-ssh-git=k=h/o/r"]);
     c.borrow().write_git().unwrap();
     c.borrow().write_git().unwrap();
     assert_eq!(
@@ -683,8 +590,7 @@ fn bad_secret_names_are_flag_errors() {
         "-docker-cfg=",
         "-docker-config=a/../b",
     ] {
-        let c = RefCell::new(t.creds_obj());
-        let err = parse(&c, &[v]).unwrap_err();
+        let err = t.parse_err(&[v]);
         assert!(err.contains("invalid secret name"), "{v}: {err}");
     }
 }
@@ -708,16 +614,11 @@ fn planted_symlinks_are_not_followed() {
     std::os::unix::fs::symlink(&victim, t.creds().join(".git-credentials")).unwrap();
     std::os::unix::fs::symlink(&victim_dir, t.creds().join(".ssh")).unwrap();
     std::os::unix::fs::symlink(&victim_dir, t.creds().join(".docker")).unwrap();
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-git=s=https://h",
-            "-ssh-git=s=h/o/r",
-            "-basic-docker=s=r",
-        ],
-    )
-    .unwrap();
+    let c = t.parsed(&[
+        "-basic-git=s=https://h",
+        "-ssh-git=s=h/o/r",
+        "-basic-docker=s=r",
+    ]);
     c.borrow().write_docker().unwrap();
     c.borrow().write_git().unwrap();
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
@@ -734,15 +635,13 @@ fn planted_symlinks_are_not_followed() {
 fn oversized_and_binary_secrets() {
     let t = Tree::new();
     let big = "x".repeat(2 << 20);
-    t.secret("big", &[("username", "u"), ("password", &big)]);
-    let c = RefCell::new(t.creds_obj());
-    let err = parse(&c, &["-basic-git=big=https://h"]).unwrap_err();
+    t.basic("big", "u", &big);
+    let err = t.parse_err(&["-basic-git=big=https://h"]);
     assert!(err.contains("larger than 1048576 bytes"), "{err}");
     let root = t.layout().creds_secrets_dir().join("bin");
     fs::create_dir_all(&root).unwrap();
     fs::write(root.join("ssh-privatekey"), b"\xff\xfe\x00").unwrap();
-    let c = RefCell::new(t.creds_obj());
-    let err = parse(&c, &["-ssh-git=bin=h"]).unwrap_err();
+    let err = t.parse_err(&["-ssh-git=bin=h"]);
     assert!(err.contains("not valid UTF-8"), "{err}");
 }
 
@@ -750,10 +649,9 @@ fn oversized_and_binary_secrets() {
 fn missing_creds_dir_is_reported_for_basic_git() {
     // Upstream's basic writer does not create /tekton/creds.
     let t = Tree::new();
-    t.secret("s", &[("username", "u"), ("password", "p")]);
+    t.basic("s", "u", "p");
     fs::remove_dir(t.creds()).unwrap();
-    let c = RefCell::new(t.creds_obj());
-    parse(&c, &["-basic-git=s=https://h"]).unwrap();
+    let c = t.parsed(&["-basic-git=s=https://h"]);
     let err = c.borrow().write_git().unwrap_err();
     assert_eq!(
         err,
@@ -788,16 +686,11 @@ fn full_tree() -> Tree {
             ("known_hosts", "kh"),
         ],
     );
-    let c = RefCell::new(t.creds_obj());
-    parse(
-        &c,
-        &[
-            "-basic-git=s=https://h",
-            "-ssh-git=s=h",
-            "-basic-docker=s=r",
-        ],
-    )
-    .unwrap();
+    let c = t.parsed(&[
+        "-basic-git=s=https://h",
+        "-ssh-git=s=h",
+        "-basic-docker=s=r",
+    ]);
     c.borrow().write();
     t
 }
