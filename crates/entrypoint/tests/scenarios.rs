@@ -7,15 +7,33 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(30);
 
+fn started_at() -> Entry {
+    e("StartedAt", "", 3)
+}
+
+/// What the controller sees of step `i`: its post file, its `exitCode` file (`None`: absent)
+/// and its termination entries.
+fn assert_recorded(pod: &Pod, i: usize, post: &str, exit_code: Option<&str>, message: Vec<Entry>) {
+    assert_eq!(pod.post(i), post, "step {i}: post file");
+    assert_eq!(
+        pod.exit_code_file(i).as_deref(),
+        exit_code,
+        "step {i}: exitCode"
+    );
+    assert_eq!(pod.termination(i), message, "step {i}: termination message");
+}
+
+fn assert_stderr_has(o: &Outcome, text: &str) {
+    assert!(o.stderr.contains(text), "{}", o.stderr);
+}
+
 #[test]
 fn success() {
     let pod = Pod::new();
     let o = run(pod.step(0, &[], &["sh", "-c", "echo hi"]));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(o.stdout, "hi\n");
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out", Some("0"), vec![started_at()]);
     assert!(pod.exists("run/0/status/results") && pod.exists("run/0/status/artifacts"));
     // Nothing but upstream's files is left in the run directory.
     let mut names: Vec<String> = std::fs::read_dir(pod.t("run/0"))
@@ -31,9 +49,7 @@ fn child_exits_3() {
     let pod = Pod::new();
     let o = run(pod.step(0, &[], &["sh", "-c", "exit 3"]));
     assert_eq!(o.code, Some(3));
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -41,11 +57,12 @@ fn child_exits_3_on_error_continue() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-on_error", "continue"], &["sh", "-c", "exit 3"]));
     assert_eq!(o.code, Some(0));
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("3"));
-    assert_eq!(
-        pod.termination(0),
-        vec![e("StartedAt", "", 3), e("ExitCode", "3", 3)]
+    assert_recorded(
+        &pod,
+        0,
+        "out",
+        Some("3"),
+        vec![started_at(), e("ExitCode", "3", 3)],
     );
 }
 
@@ -54,9 +71,7 @@ fn child_killed_by_signal() {
     let pod = Pod::new();
     let o = run(pod.step(0, &[], &["sh", "-c", "kill -9 $$"]));
     assert_eq!(o.code, Some(255));
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -64,11 +79,12 @@ fn child_killed_by_signal_on_error_continue() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-on_error", "continue"], &["sh", "-c", "kill -9 $$"]));
     assert_eq!(o.code, Some(0));
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("-1"));
-    assert_eq!(
-        pod.termination(0),
-        vec![e("StartedAt", "", 3), e("ExitCode", "-1", 3)]
+    assert_recorded(
+        &pod,
+        0,
+        "out",
+        Some("-1"),
+        vec![started_at(), e("ExitCode", "-1", 3)],
     );
 }
 
@@ -77,16 +93,11 @@ fn command_not_found() {
     let pod = Pod::new();
     let o = run(pod.step(0, &[], &["no-such-command-stepkit"]));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr.contains(
-            "Error executing command: exec: \"no-such-command-stepkit\": executable file not found in $PATH"
-        ),
-        "{}",
-        o.stderr
+    assert_stderr_has(
+        &o,
+        "Error executing command: exec: \"no-such-command-stepkit\": executable file not found in $PATH",
     );
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -96,14 +107,9 @@ fn command_not_executable() {
     let script = pod.t("scripts/plain");
     let o = run(pod.step(0, &[], &[&script]));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr
-            .contains(&format!("fork/exec {script}: permission denied")),
-        "{}",
-        o.stderr
-    );
+    assert_stderr_has(&o, &format!("fork/exec {script}: permission denied"));
     assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_eq!(pod.termination(0), vec![started_at()]);
 }
 
 #[test]
@@ -117,18 +123,14 @@ fn previous_step_failed() {
         &["sh", "-c", &format!("touch {marker}")],
     ));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr
-            .contains("Skipping step because a previous step failed"),
-        "{}",
-        o.stderr
-    );
+    assert_stderr_has(&o, "Skipping step because a previous step failed");
     assert!(!pod.exists("ran"));
-    assert_eq!(pod.post(1), "out.err");
-    assert_eq!(pod.exit_code_file(1), None);
-    assert_eq!(
-        pod.termination(1),
-        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+    assert_recorded(
+        &pod,
+        1,
+        "out.err",
+        None,
+        vec![started_at(), e("Reason", "Skipped", 3)],
     );
 }
 
@@ -142,9 +144,7 @@ fn previous_step_failed_with_breakpoint_on_failure_runs() {
         &["true"],
     ));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    assert_eq!(pod.post(1), "out");
-    assert_eq!(pod.exit_code_file(1).as_deref(), Some("0"));
-    assert_eq!(pod.termination(1), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 1, "out", Some("0"), vec![started_at()]);
 }
 
 #[test]
@@ -155,16 +155,11 @@ fn wait_stat_error() {
     let wait = pod.t("notadir/out");
     let o = run(pod.step(1, &["-wait_file", &wait], &["true"]));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr.contains(&format!(
-            "Error executing command: waiting for \"{wait}\": stat {wait}: not a directory"
-        )),
-        "{}",
-        o.stderr
+    assert_stderr_has(
+        &o,
+        &format!("Error executing command: waiting for \"{wait}\": stat {wait}: not a directory"),
     );
-    assert_eq!(pod.post(1), "out.err");
-    assert_eq!(pod.exit_code_file(1), None);
-    assert_eq!(pod.termination(1), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 1, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -172,16 +167,13 @@ fn timeout() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-timeout", "300ms"], &["sleep", "30"]));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr.contains("context deadline exceeded"),
-        "{}",
-        o.stderr
-    );
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(
-        pod.termination(0),
-        vec![e("StartedAt", "", 3), e("Reason", "TimeoutExceeded", 3)]
+    assert_stderr_has(&o, "context deadline exceeded");
+    assert_recorded(
+        &pod,
+        0,
+        "out.err",
+        None,
+        vec![started_at(), e("Reason", "TimeoutExceeded", 3)],
     );
 }
 
@@ -198,12 +190,13 @@ fn cancel_file_gets_content() {
     pod.write_atomic("downward/cancel", "CANCEL");
     let o = finish(child, LONG);
     assert_eq!(o.code, Some(9), "{}", o.stderr);
-    assert!(o.stderr.contains("Step was cancelled"), "{}", o.stderr);
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("killed"));
-    assert_eq!(
-        pod.termination(0),
-        vec![e("StartedAt", "", 3), e("Reason", "Cancelled", 3)]
+    assert_stderr_has(&o, "Step was cancelled");
+    assert_recorded(
+        &pod,
+        0,
+        "out.err",
+        Some("killed"),
+        vec![started_at(), e("Reason", "Cancelled", 3)],
     );
 }
 
@@ -223,11 +216,12 @@ fn when_expressions_false() {
         o.stderr
             .contains("Step was skipped due to when expressions were evaluated to false.")
     );
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    assert_eq!(
-        pod.termination(0),
-        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+    assert_recorded(
+        &pod,
+        0,
+        "out",
+        Some("0"),
+        vec![started_at(), e("Reason", "Skipped", 3)],
     );
 }
 
@@ -240,9 +234,7 @@ fn when_expression_cel_error() {
         &["true"],
     ));
     assert_eq!(o.code, Some(1), "{}", o.stderr);
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -250,15 +242,8 @@ fn negative_timeout() {
     let pod = Pod::new();
     let o = run(pod.step(0, &["-timeout", "-1s"], &["true"]));
     assert_eq!(o.code, Some(1));
-    assert!(
-        o.stderr
-            .contains("Error executing command: negative timeout specified"),
-        "{}",
-        o.stderr
-    );
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_stderr_has(&o, "Error executing command: negative timeout specified");
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -277,9 +262,7 @@ fn debug_before_step_fail_continue() {
         o.stderr
             .contains("Skipping execute step script because before step breakpoint fail-continue")
     );
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -311,9 +294,7 @@ fn failure_with_breakpoint_on_failure() {
             .contains("debug onFailure breakpoint has taken effect")
     );
     assert!(o.stderr.contains("Breakpoint exiting with exit code 7"));
-    assert_eq!(pod.post(0), "none");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "none", None, vec![started_at()]);
 }
 
 #[test]
@@ -325,9 +306,7 @@ fn results_above_4096_bytes() {
     assert!(o.stderr.contains(
         "Termination message is above max allowed size 4096, caused by large task result."
     ));
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out", Some("0"), vec![started_at()]);
 }
 
 #[test]
@@ -337,9 +316,7 @@ fn empty_platform_command() {
     c.env("TEKTON_PLATFORM_COMMANDS", platform_commands(&[]));
     let o = run(c);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    assert_eq!(pod.post(0), "out");
-    assert_eq!(pod.exit_code_file(0).as_deref(), Some("0"));
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out", Some("0"), vec![started_at()]);
 }
 
 #[test]
@@ -355,9 +332,7 @@ fn sigterm_while_child_runs_is_forwarded() {
     kill(child.id(), libc::SIGTERM);
     let o = finish(child, LONG);
     assert_eq!(o.code, Some(255), "{}", o.stderr);
-    assert_eq!(pod.post(0), "out.err");
-    assert_eq!(pod.exit_code_file(0), None);
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_recorded(&pod, 0, "out.err", None, vec![started_at()]);
 }
 
 #[test]
@@ -396,7 +371,7 @@ fn step_and_task_results_and_artifacts() {
         vec![
             e("digest", "sha256:abc", 1),
             e("report", "https://r<&>", 4),
-            e("StartedAt", "", 3),
+            started_at(),
             e(&art, "{}", 5),
             e(&pod.t("artifacts/provenance.json"), "{\"a\":1}", 6),
         ]
@@ -419,7 +394,7 @@ fn sidecar_logs_keep_results_out_of_the_message() {
         &["true"],
     ));
     assert_eq!(o.code, Some(0));
-    assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+    assert_eq!(pod.termination(0), vec![started_at()]);
 }
 
 #[test]
@@ -630,7 +605,7 @@ fn hostile_result_files_are_refused_unread() {
             let line = format!("Error executing command: read {path}: {why}\n");
             assert!(o.stderr.ends_with(&line), "{name} {flag}: {}", o.stderr);
             assert_eq!(pod.post(0), "out");
-            assert_eq!(pod.termination(0), vec![e("StartedAt", "", 3)]);
+            assert_eq!(pod.termination(0), vec![started_at()]);
         }
     }
 }
