@@ -267,6 +267,65 @@ fn superproject(
     r.dir
 }
 
+/// git-init's run failed with exit 1; its last message. `what` names the case, if any.
+fn last_error(r: &Run, what: &str) -> String {
+    assert_eq!(r.code, 1, "{what}: {}", r.stderr);
+    r.messages().last().unwrap().clone()
+}
+
+/// [`upstream_git`] cloning `src` into a fresh temp directory: (exit code, stderr).
+fn upstream_git_once(sb: &Sandbox, src: &Path) -> (i32, String) {
+    let tg = tempfile::tempdir().unwrap();
+    upstream_git(&sb.home, src, &tg.path().join("w"))
+}
+
+/// A one-commit repository `src` holding `f` (`x`).
+fn source_repo(sb: &Sandbox) -> PathBuf {
+    let src = sb.root.join("src");
+    one_commit_repo(&sb.home, &src, "f", "x\n");
+    src
+}
+
+/// An empty repository at `-path`, as an earlier run leaves it; returns its `.git`.
+fn reused_git_dir(sb: &Sandbox) -> PathBuf {
+    std::fs::create_dir_all(&sb.out).unwrap();
+    git(&sb.home, &sb.out, &["init", "-q"]);
+    sb.out.join(".git")
+}
+
+/// A `.gitmodules` with one submodule `sm` at path `sm` cloned from `sub`.
+fn sm_gitmodules(sub: &Path) -> String {
+    format!(
+        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
+        sub.display()
+    )
+}
+
+/// A repository `src` whose tree holds a symlink `a -> <root>/outside` and a directory `a/`
+/// holding `file`; returns it, the symlink's target and the commit.
+fn symlink_then_directory(sb: &Sandbox) -> (Raw<'_>, PathBuf, String) {
+    let r = Raw::new(sb, "src");
+    let target = sb.root.join("outside");
+    let link = r.blob(target.to_str().unwrap().as_bytes());
+    let file = r.blob(b"written through\n");
+    let dir = r.tree(&[("100644", b"file", &file)]);
+    let t = r.tree(&[("120000", b"a", &link), ("40000", b"a", &dir)]);
+    let commit = r.commit(&t);
+    (r, target, commit)
+}
+
+/// A new repository at `dst` with `main` of `src` fetched into it (no checkout).
+fn fetched_into(sb: &Sandbox, dst: &Path, src: &Path) -> git2::Repository {
+    std::fs::create_dir_all(dst).unwrap();
+    git(&sb.home, dst, &["init", "-q"]);
+    git(
+        &sb.home,
+        dst,
+        &["fetch", "-q", src.to_str().unwrap(), "main"],
+    );
+    git2::Repository::open(dst).unwrap()
+}
+
 fn no_git() -> bool {
     testsupport::need_tool("git").is_none()
 }
@@ -320,8 +379,7 @@ fn traversal_submodule_names_are_ignored_with_gits_warning() {
         );
         let sup = superproject(&sb, &format!("super{i}"), &modules, &["sm"], &commit);
         if !name.starts_with('/') {
-            let tg = tempfile::tempdir().unwrap();
-            let (code, err) = upstream_git(&sb.home, &sup, &tg.path().join("w"));
+            let (code, err) = upstream_git_once(&sb, &sup);
             assert_eq!(code, 128, "{name}: {err}");
             assert!(
                 err.contains(&format!(
@@ -364,8 +422,7 @@ fn a_suspicious_entry_does_not_hide_a_good_one() {
         sub.display()
     );
     let sup = superproject(&sb, "super", &modules, &["sm"], &commit);
-    let tg = tempfile::tempdir().unwrap();
-    assert_eq!(upstream_git(&sb.home, &sup, &tg.path().join("w")).0, 0);
+    assert_eq!(upstream_git_once(&sb, &sup).0, 0);
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(sb.out.join(".git/modules/good/HEAD").is_file());
@@ -405,8 +462,7 @@ fn option_like_submodule_urls_and_paths_are_ignored() {
         let warning =
             format!("ignoring '{key}' which may be interpreted as a command-line option: {value}");
         let no_url = format!("fatal: No url found for submodule path '{path}' in .gitmodules");
-        let tg = tempfile::tempdir().unwrap();
-        let (code, err) = upstream_git(&sb.home, &sup, &tg.path().join("w"));
+        let (code, err) = upstream_git_once(&sb, &sup);
         assert_eq!(code, 128, "{err}");
         assert!(err.contains(&warning) && err.contains(&no_url), "{err}");
         let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
@@ -485,8 +541,7 @@ fn dot_git_spellings_in_trees_are_refused() {
     for (i, (name, mode, shown, git_refuses)) in cases.iter().enumerate() {
         let sb = Sandbox::new();
         let src = tree_with_entry(&sb, &format!("r{i}"), name, mode);
-        let tg = tempfile::tempdir().unwrap();
-        let (code, err) = upstream_git(&sb.home, &src, &tg.path().join("w"));
+        let (code, err) = upstream_git_once(&sb, &src);
         let expected = format!("error: invalid path '{shown}'");
         if *git_refuses {
             assert_eq!(code, 128, "{shown}: {err}");
@@ -495,8 +550,7 @@ fn dot_git_spellings_in_trees_are_refused() {
             assert_eq!(code, 0, "{shown}: {err}");
         }
         let r = outside_untouched(&sb, &sb.out, || sb.clone(&src));
-        assert_eq!(r.code, 1, "{shown}: {}", r.stderr);
-        let last = r.messages().last().unwrap().clone();
+        let last = last_error(&r, shown);
         assert_eq!(
             last,
             format!("Error fetching git repository: exit status 128: {expected}"),
@@ -519,13 +573,7 @@ fn symlink_then_directory_of_the_same_name_is_refused() {
     // replace the earlier one (`a/` becomes a directory, nothing outside is written); git-init
     // refuses a name that occurs twice in one tree: "error: invalid path 'a'" (stricter).
     let sb = Sandbox::new();
-    let r = Raw::new(&sb, "src");
-    let target = sb.root.join("outside");
-    let link = r.blob(target.to_str().unwrap().as_bytes());
-    let file = r.blob(b"written through\n");
-    let dir = r.tree(&[("100644", b"file", &file)]);
-    let t = r.tree(&[("120000", b"a", &link), ("40000", b"a", &dir)]);
-    r.commit(&t);
+    let (r, target, _) = symlink_then_directory(&sb);
     let tg = tempfile::tempdir().unwrap();
     let wg = tg.path().join("w");
     assert_eq!(upstream_git(&sb.home, &r.dir, &wg).0, 0);
@@ -533,12 +581,8 @@ fn symlink_then_directory_of_the_same_name_is_refused() {
     assert!(!target.join("file").exists());
 
     let run = outside_untouched(&sb, &sb.out, || sb.clone(&r.dir));
-    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.messages()
-            .last()
-            .unwrap()
-            .ends_with("exit status 128: error: invalid path 'a'"),
+        last_error(&run, "").ends_with("exit status 128: error: invalid path 'a'"),
         "{}",
         run.stderr
     );
@@ -553,23 +597,10 @@ fn writers_do_not_follow_symlinks_from_the_tree() {
         return;
     }
     let sb = Sandbox::new();
-    let r = Raw::new(&sb, "src");
-    let target = sb.root.join("outside");
-    let link = r.blob(target.to_str().unwrap().as_bytes());
-    let file = r.blob(b"written through\n");
-    let dir = r.tree(&[("100644", b"file", &file)]);
-    let t = r.tree(&[("120000", b"a", &link), ("40000", b"a", &dir)]);
-    let commit = r.commit(&t);
+    let (r, target, commit) = symlink_then_directory(&sb);
     for writer in ["streamed", "libgit2"] {
         let dst = sb.root.join(format!("w-{writer}"));
-        std::fs::create_dir_all(&dst).unwrap();
-        git(&sb.home, &dst, &["init", "-q"]);
-        git(
-            &sb.home,
-            &dst,
-            &["fetch", "-q", r.dir.to_str().unwrap(), "main"],
-        );
-        let repo = git2::Repository::open(&dst).unwrap();
+        let repo = fetched_into(&sb, &dst, &r.dir);
         let tree = repo
             .find_commit(git2::Oid::from_str(&commit).unwrap())
             .unwrap()
@@ -607,14 +638,7 @@ fn libgit2_checkout_protects_ntfs_names_by_default() {
     let sb = Sandbox::new();
     let src = tree_with_entry(&sb, "src", b"git~1", "40000");
     let dst = sb.root.join("w");
-    std::fs::create_dir_all(&dst).unwrap();
-    git(&sb.home, &dst, &["init", "-q"]);
-    git(
-        &sb.home,
-        &dst,
-        &["fetch", "-q", src.to_str().unwrap(), "main"],
-    );
-    let repo = git2::Repository::open(&dst).unwrap();
+    let repo = fetched_into(&sb, &dst, &src);
     let head = repo
         .find_reference("FETCH_HEAD")
         .unwrap()
@@ -656,13 +680,7 @@ fn reused_checkout_replaces_symlinks_instead_of_writing_through_them() {
 
     let file = r.blob(b"new\n");
     let docs = r.tree(&[("100644", b"keep", &file)]);
-    let modules = r.blob(
-        format!(
-            "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
-            sub.display()
-        )
-        .as_bytes(),
-    );
+    let modules = r.blob(sm_gitmodules(&sub).as_bytes());
     let t2 = r.tree(&[
         ("100644", b".gitmodules", &modules),
         ("40000", b"docs", &docs),
@@ -698,13 +716,11 @@ fn nested_submodule_git_dirs_are_refused() {
         sub.display()
     );
     let sup = superproject(&sb, "super", &modules, &["one", "two"], &commit);
-    let tg = tempfile::tempdir().unwrap();
-    let (code, err) = upstream_git(&sb.home, &sup, &tg.path().join("w"));
+    let (code, err) = upstream_git_once(&sb, &sup);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("in another submodule's git dir"), "{err}");
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let last = r.messages().last().unwrap().clone();
+    let last = last_error(&r, "");
     assert!(last.contains("in another submodule's git dir"), "{last}");
     assert!(!sb.out.join(".git/modules/a/hooks/HEAD").exists());
 }
@@ -732,8 +748,7 @@ fn huge_flat_and_deep_trees_clone_like_git() {
     // 4000 entries in one directory and a file 200 directories deep: git checks them out.
     let sb = Sandbox::new();
     let flat = fast_import(&sb, "flat", (0..4000).map(|i| format!("f{i:05}")));
-    let tg = tempfile::tempdir().unwrap();
-    assert_eq!(upstream_git(&sb.home, &flat, &tg.path().join("w")).0, 0);
+    assert_eq!(upstream_git_once(&sb, &flat).0, 0);
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&flat));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read_dir(&sb.out).unwrap().count(), 4001);
@@ -764,12 +779,8 @@ fn trees_deeper_than_gits_limit_are_refused() {
         std::iter::once(format!("{}file", "d/".repeat(2100))),
     );
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&deep));
-    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.messages()
-            .last()
-            .unwrap()
-            .ends_with("error: exceeded maximum allowed tree depth"),
+        last_error(&r, "").ends_with("error: exceeded maximum allowed tree depth"),
         "{}",
         r.stderr
     );
@@ -786,8 +797,7 @@ fn path_through_a_symlink_in_the_workspace_is_refused() {
     // a `-path` that is a symlink, a symlink between the workspace root and `-path`, and a
     // `.git` that is not a directory.
     let sb = Sandbox::new();
-    let src = sb.root.join("src");
-    one_commit_repo(&sb.home, &src, "f", "x\n");
+    let src = source_repo(&sb);
     let outside = sb.root.join("outside");
     std::os::unix::fs::symlink(&outside, sb.workspace.join("link")).unwrap();
     std::fs::create_dir_all(sb.workspace.join("dotgit")).unwrap();
@@ -824,8 +834,7 @@ fn path_through_a_symlink_in_the_workspace_is_refused() {
         let r = outside_untouched(&sb, &sb.root.join("none"), || {
             sb.clone_into(&src, &path, &[])
         });
-        assert_eq!(r.code, 1, "{}", r.stderr);
-        let last = r.messages().last().unwrap().clone();
+        let last = last_error(&r, "");
         assert!(
             last.starts_with(&format!(
                 "Error fetching git repository: invalid path \"{}\": {why}",
@@ -844,8 +853,7 @@ fn symlinks_above_the_workspace_are_followed() {
     // The image's own symlinks (above the workspace root, or an absolute `-path` elsewhere)
     // are the Task author's choice: followed, as git does.
     let sb = Sandbox::new();
-    let src = sb.root.join("src");
-    one_commit_repo(&sb.home, &src, "f", "x\n");
+    let src = source_repo(&sb);
     std::fs::create_dir_all(sb.root.join("real")).unwrap();
     std::os::unix::fs::symlink(sb.root.join("real"), sb.root.join("alias")).unwrap();
     let r = sb.clone_into(&src, &sb.root.join("alias/out"), &[]);
@@ -865,18 +873,13 @@ fn symlinked_submodule_git_dirs_in_a_reused_volume_are_refused() {
     // submodule's repository in the target; git-init refuses (stricter).
     let sb = Sandbox::new();
     let (sub, commit) = submodule_repo(&sb);
-    let modules = format!(
-        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
-        sub.display()
-    );
+    let modules = sm_gitmodules(&sub);
     let sup = superproject(&sb, "super", &modules, &["sm"], &commit);
-    std::fs::create_dir_all(&sb.out).unwrap();
-    git(&sb.home, &sb.out, &["init", "-q"]);
+    reused_git_dir(&sb);
     let outside = sb.root.join("outside");
     std::os::unix::fs::symlink(&outside, sb.out.join(".git/modules")).unwrap();
     let r = outside_untouched(&sb, &sb.out, || sb.clone(&sup));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let last = r.messages().last().unwrap().clone();
+    let last = last_error(&r, "");
     assert!(
         last.ends_with(&format!(
             "error: expected '{0}/.git/modules' in submodule git dir '{0}/.git/modules/sm' not to be a symbolic link",
@@ -898,10 +901,7 @@ fn an_oversized_gitmodules_is_refused_with_one_line() {
     // symlink in the crate's unit tests; a committed file is always regular.)
     let sb = Sandbox::new();
     let (sub, commit) = submodule_repo(&sb);
-    let mut modules = format!(
-        "[submodule \"sm\"]\n\tpath = sm\n\turl = {}\n",
-        sub.display()
-    );
+    let mut modules = sm_gitmodules(&sub);
     let line = format!("# {}\n", "x".repeat(1021));
     while modules.len() <= 16 << 20 {
         modules.push_str(&line);
@@ -982,11 +982,8 @@ fn symlinks_and_fifos_in_a_reused_dot_git_are_refused() {
     ];
     for (entry, plant, why) in cases {
         let sb = Sandbox::new();
-        let src = sb.root.join("src");
-        one_commit_repo(&sb.home, &src, "f", "x\n");
-        std::fs::create_dir_all(&sb.out).unwrap();
-        git(&sb.home, &sb.out, &["init", "-q"]);
-        let git_dir = sb.out.join(".git");
+        let src = source_repo(&sb);
+        let git_dir = reused_git_dir(&sb);
         plant(&git_dir, &outside(&sb));
         let r = outside_untouched(&sb, &sb.out, || sb.clone(&src));
         assert_eq!(r.code, 1, "{entry}: {}", r.stderr);
@@ -1158,15 +1155,13 @@ fn hostile_input_is_refused_in_the_v037_flavour_too() {
 
     // A symlink on the way to -path, and one in a reused .git: refused before writing.
     let sb = Sandbox::new();
-    let src = sb.root.join("src");
-    one_commit_repo(&sb.home, &src, "f", "x\n");
+    let src = source_repo(&sb);
     let outside = sb.root.join("outside");
     std::os::unix::fs::symlink(&outside, sb.workspace.join("link")).unwrap();
     let path = sb.workspace.join("link/sub");
     let r = outside_untouched(&sb, &sb.root.join("none"), || sb.clone_v037(&src, &path));
-    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.messages().last().unwrap().starts_with(&format!(
+        last_error(&r, "").starts_with(&format!(
             "Error fetching git repository: invalid path \"{}\": {} is a symbolic link",
             path.display(),
             sb.workspace.join("link").display()
@@ -1174,13 +1169,11 @@ fn hostile_input_is_refused_in_the_v037_flavour_too() {
         "{}",
         r.stderr
     );
-    std::fs::create_dir_all(&sb.out).unwrap();
-    git(&sb.home, &sb.out, &["init", "-q"]);
+    reused_git_dir(&sb);
     move_out_and_link_back(&sb.out.join(".git"), "objects", &outside.join("objects"));
     let r = outside_untouched(&sb, &sb.out, || sb.clone_v037(&src, &sb.out));
-    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.messages().last().unwrap().ends_with(SYMLINK_REFUSED),
+        last_error(&r, "").ends_with(SYMLINK_REFUSED),
         "{}",
         r.stderr
     );
