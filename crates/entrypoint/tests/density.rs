@@ -126,11 +126,12 @@ fn blocks_on_lock(pid: u32) -> bool {
     })
 }
 
-/// Step 0: a stepkit entrypoint whose command runs until `go` exists (or is killed).
+/// Step 0: a stepkit entrypoint whose command runs until `go` exists (or is killed); returns
+/// once the command runs.
 fn stepkit_predecessor(pod: &Pod) -> Child {
     let go = pod.t("go");
     let started = pod.t("started");
-    spawn(pod.step(
+    let child = spawn(pod.step(
         0,
         &[],
         &[
@@ -138,7 +139,27 @@ fn stepkit_predecessor(pod: &Pod) -> Child {
             "-c",
             &format!("echo $$ > {started}; while [ ! -e {go} ]; do sleep 0.02; done"),
         ],
-    ))
+    ));
+    assert!(eventually(LONG, || pod.exists("started")));
+    child
+}
+
+/// Waits until `pid` runs its lock-waiting thread.
+fn assert_blocks_on_lock(pid: u32, limit: Limit) {
+    assert!(
+        eventually(LONG, || blocks_on_lock(pid)),
+        "{limit:?}: no lock-waiting thread"
+    );
+}
+
+/// SIGKILLs `step0` while `step1` waits on it; returns step 1's outcome once step 0 and its
+/// orphaned shell are gone.
+fn kill_predecessor(pod: &Pod, step0: Child, step1: Child) -> Outcome {
+    kill(step0.id(), libc::SIGKILL);
+    let o = finish(step1, LONG);
+    kill_started(pod);
+    let _ = finish(step0, LONG);
+    o
 }
 
 /// Step 1, waiting on step 0's post file, under `limit`.
@@ -173,14 +194,10 @@ fn stepkit_predecessor_hands_off_through_its_lock_without_any_watch() {
     for limit in ALL {
         let pod = Pod::new();
         let step0 = stepkit_predecessor(&pod);
-        assert!(eventually(LONG, || pod.exists("started")));
         let step1 = successor(&pod, limit);
         // Blocked on the lock: its thread exists and it holds neither inotify nor dnotify.
         let pid = step1.id();
-        assert!(
-            eventually(LONG, || blocks_on_lock(pid)),
-            "{limit:?}: no lock-waiting thread"
-        );
+        assert_blocks_on_lock(pid, limit);
         assert_eq!(fds(pid), Fds::default(), "{limit:?}");
         pod.write("go", "");
         let o0 = finish(step0, LONG);
@@ -239,14 +256,10 @@ fn dead_predecessor_holding_the_lock_on_every_path() {
     for limit in ALL {
         let pod = Pod::new();
         let step0 = stepkit_predecessor(&pod);
-        assert!(eventually(LONG, || pod.exists("started")));
         let step1 = successor(&pod, limit);
         let pid = step1.id();
-        assert!(eventually(LONG, || blocks_on_lock(pid)), "{limit:?}");
-        kill(step0.id(), libc::SIGKILL);
-        let o = finish(step1, LONG);
-        kill_started(&pod);
-        let _ = finish(step0, LONG);
+        assert_blocks_on_lock(pid, limit);
+        let o = kill_predecessor(&pod, step0, step1);
         assert_skipped(&o, &pod);
         assert_eq!(pod.post(0), "none");
     }
@@ -264,14 +277,10 @@ fn dead_predecessor_that_started_late_on_every_path() {
         let step1 = successor(&pod, limit);
         holds(step1.id(), &expected_watch(limit));
         let step0 = stepkit_predecessor(&pod);
-        assert!(eventually(LONG, || pod.exists("started")));
         let pid = step1.id();
         // It found the lock: the lock-waiting thread runs.
-        assert!(eventually(LONG, || blocks_on_lock(pid)), "{limit:?}");
-        kill(step0.id(), libc::SIGKILL);
-        let o = finish(step1, LONG);
-        kill_started(&pod);
-        let _ = finish(step0, LONG);
+        assert_blocks_on_lock(pid, limit);
+        let o = kill_predecessor(&pod, step0, step1);
         assert_skipped(&o, &pod);
     }
 }
