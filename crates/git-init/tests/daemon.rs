@@ -86,19 +86,7 @@ fn build(root: &Path) -> Fixture {
     let nested = srv.join("nested");
     new_repo(&home, &nested, "main");
     commit_files(&home, &nested, &[("nested.txt", "nested\n")], "nested");
-    git(
-        &home,
-        &nested,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            "../leaf",
-            "deps/leaf",
-        ],
-    );
+    submodule_add(&home, &nested, "../leaf", "deps/leaf");
     git(&home, &nested, &["commit", "-q", "-m", "add leaf"]);
     let sub = srv.join("sub");
     new_repo(&home, &sub, "main");
@@ -107,49 +95,13 @@ fn build(root: &Path) -> Fixture {
     let sup = srv.join("super");
     new_repo(&home, &sup, "main");
     commit_files(&home, &sup, &[("top.txt", "top\n")], "top");
-    git(
-        &home,
-        &sup,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            "../sub",
-            "sub",
-        ],
-    );
-    git(
-        &home,
-        &sup,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            "../nested",
-            "libs/nested",
-        ],
-    );
+    submodule_add(&home, &sup, "../sub", "sub");
+    submodule_add(&home, &sup, "../nested", "libs/nested");
     git(&home, &sup, &["commit", "-q", "-m", "subs"]);
     // A superproject whose submodule commit is not the tip of the submodule's branch.
     let old = srv.join("oldsub");
     new_repo(&home, &old, "main");
-    git(
-        &home,
-        &old,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            "../sub",
-            "sub",
-        ],
-    );
+    submodule_add(&home, &old, "../sub", "sub");
     git(&home, &old.join("sub"), &["checkout", "-q", &sub_old]);
     git(&home, &old, &["add", "sub"]);
     git(&home, &old, &["commit", "-q", "-m", "old sub"]);

@@ -192,27 +192,10 @@ fn local_submodules_need_protocol_file_allow() {
     let root = t.path();
     let home = make_home(root);
     let sub = root.join("sub");
-    std::fs::create_dir_all(&sub).unwrap();
-    git(&home, &sub, &["init", "-q", "-b", "main"]);
-    write(&sub.join("s.txt"), "sub\n");
-    git(&home, &sub, &["add", "."]);
-    git(&home, &sub, &["commit", "-q", "-m", "s"]);
+    one_commit_repo(&home, &sub, "s.txt", "sub\n");
     let sup = root.join("super");
-    std::fs::create_dir_all(&sup).unwrap();
-    git(&home, &sup, &["init", "-q", "-b", "main"]);
-    git(
-        &home,
-        &sup,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            sub.to_str().unwrap(),
-            "test_submod",
-        ],
-    );
+    new_repo(&home, &sup, "main");
+    submodule_add(&home, &sup, sub.to_str().unwrap(), "test_submod");
     git(&home, &sup, &["commit", "-q", "-m", "add sub"]);
     let out = root.join("out");
     let args = [

@@ -62,22 +62,6 @@ struct Fixture {
     feature: String,
 }
 
-fn submodule_add(home: &Path, repo: &Path, url: &str, path: &str) {
-    git(
-        home,
-        repo,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            url,
-            path,
-        ],
-    );
-}
-
 /// `repo` (master with tags, feature), and `super` with submodules `sub` and `libs/nested`
 /// (which has `deps/leaf`), all on `master` like the seed's repository.
 fn build(root: &Path) -> Fixture {

@@ -225,6 +225,23 @@ pub fn commit_files(home: &Path, repo: &Path, files: &[(&str, &str)], msg: &str)
     git(home, repo, &["rev-parse", "HEAD"])
 }
 
+/// `git submodule add -q <url> <path>` in `repo`, file-protocol URLs allowed.
+pub fn submodule_add(home: &Path, repo: &Path, url: &str, path: &str) {
+    git(
+        home,
+        repo,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            url,
+            path,
+        ],
+    );
+}
+
 /// A repository at `repo` on branch `main` with one commit adding `file`; returns its SHA.
 pub fn one_commit_repo(home: &Path, repo: &Path, file: &str, content: &str) -> String {
     std::fs::create_dir_all(repo).unwrap();
