@@ -87,6 +87,16 @@ fn assert_zap_info_done(stderr: &str) {
     );
 }
 
+/// Every file the worked example writes, relative to the creds directory (and to `$HOME`).
+const WRITTEN: [&str; 6] = [
+    ".docker/config.json",
+    ".gitconfig",
+    ".git-credentials",
+    ".ssh/config",
+    ".ssh/id_ssh-key",
+    ".ssh/known_hosts",
+];
+
 #[test]
 fn worked_example_end_to_end() {
     let p = Pod::new();
@@ -146,14 +156,7 @@ fn worked_example_end_to_end() {
         p.read(".ssh/known_hosts"),
         "github.com ssh-ed25519 AAAA\n\ngithub.com ssh-ed25519 AAAA\n"
     );
-    for f in [
-        ".docker/config.json",
-        ".gitconfig",
-        ".git-credentials",
-        ".ssh/config",
-        ".ssh/id_ssh-key",
-        ".ssh/known_hosts",
-    ] {
+    for f in WRITTEN {
         let mode = fs::metadata(p.creds().join(f))
             .unwrap()
             .permissions()
@@ -163,14 +166,7 @@ fn worked_example_end_to_end() {
     }
     // Then copied to $HOME (dirs 0700, files 0600).
     let home = p.dir.path().join("home");
-    for f in [
-        ".docker/config.json",
-        ".gitconfig",
-        ".git-credentials",
-        ".ssh/config",
-        ".ssh/id_ssh-key",
-        ".ssh/known_hosts",
-    ] {
+    for f in WRITTEN {
         assert_eq!(
             fs::read(home.join(f)).unwrap(),
             fs::read(p.creds().join(f)).unwrap(),
