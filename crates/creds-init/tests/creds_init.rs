@@ -71,6 +71,16 @@ impl Pod {
         }
         out
     }
+    /// A basic-auth secret.
+    fn basic(&self, name: &str, username: &str, password: &str) {
+        self.secret(
+            name,
+            &[
+                ("username", username.as_bytes()),
+                ("password", password.as_bytes()),
+            ],
+        );
+    }
     fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.creds().join(rel)).unwrap()
     }
@@ -100,10 +110,7 @@ const WRITTEN: [&str; 6] = [
 #[test]
 fn worked_example_end_to_end() {
     let p = Pod::new();
-    p.secret(
-        "basic-github",
-        &[("username", b"bot"), ("password", b"s3cr3t")],
-    );
+    p.basic("basic-github", "bot", "s3cr3t");
     p.secret(
         "regcred",
         &[(
@@ -223,10 +230,7 @@ fn assert_flag_error(out: &Out, first_line: &str) {
 #[test]
 fn flag_errors_exit_2() {
     let p = Pod::new();
-    p.secret(
-        "foo",
-        &[("username", b"bar"), ("password", b"CANARYpassw0rd")],
-    );
+    p.basic("foo", "bar", "CANARYpassw0rd");
     let secrets = p.tekton().join("creds-secrets");
     assert_flag_error(
         &p.run(&[
@@ -279,7 +283,7 @@ fn docker_failure_is_fatal_before_git() {
             br#"{"auths":{"r":{"auth":"CANARYdockerauth"#,
         )],
     );
-    p.secret("g", &[("username", b"u"), ("password", b"CANARYpassw0rd")]);
+    p.basic("g", "u", "CANARYpassw0rd");
     let out = p.run(&["-docker-config=bad", "-basic-git=g=https://github.com"]);
     assert_eq!(out.code, 1);
     let l = out.stderr.trim_end();
@@ -342,7 +346,7 @@ fn secrets_never_leak_in_any_scenario() {
 #[test]
 fn secrets_mounted_read_only_and_symlinked_are_read() {
     let p = Pod::new();
-    p.secret("s", &[("username", b"u"), ("password", b"p")]);
+    p.basic("s", "u", "p");
     let root: &Path = &p.tekton().join("creds-secrets/s");
     fs::set_permissions(root, fs::Permissions::from_mode(0o555)).unwrap();
     let out = p.run(&["-basic-docker=s=https://r"]);
@@ -351,16 +355,23 @@ fn secrets_mounted_read_only_and_symlinked_are_read() {
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// creds-init with `-basic-git=s=https://github.com` and `$HOME` set to `home` (unset: `None`).
+fn basic_git_with_home(p: &Pod, home: Option<&Path>) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_creds-init"));
+    c.arg("-basic-git=s=https://github.com")
+        .env("STEPKIT_TEKTON_DIR", p.tekton());
+    match home {
+        Some(h) => c.env("HOME", h),
+        None => c.env_remove("HOME"),
+    };
+    c.output().unwrap()
+}
+
 #[test]
 fn copy_warnings_are_zap_lines() {
     let p = Pod::new();
-    p.secret("s", &[("username", b"u"), ("password", b"CANARYpassw0rd")]);
-    let out = Command::new(env!("CARGO_BIN_EXE_creds-init"))
-        .arg("-basic-git=s=https://github.com")
-        .env("STEPKIT_TEKTON_DIR", p.tekton())
-        .env_remove("HOME")
-        .output()
-        .unwrap();
+    p.basic("s", "u", "CANARYpassw0rd");
+    let out = basic_git_with_home(&p, None);
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
@@ -377,13 +388,8 @@ fn copy_warnings_are_zap_lines() {
 #[test]
 fn home_is_creds_dir_like_old_init_container() {
     let p = Pod::new();
-    p.secret("s", &[("username", b"u"), ("password", b"p")]);
-    let out = Command::new(env!("CARGO_BIN_EXE_creds-init"))
-        .arg("-basic-git=s=https://github.com")
-        .env("STEPKIT_TEKTON_DIR", p.tekton())
-        .env("HOME", p.creds())
-        .output()
-        .unwrap();
+    p.basic("s", "u", "p");
+    let out = basic_git_with_home(&p, Some(&p.creds()));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(p.read(".git-credentials"), "https://u:p@github.com\n");
 }
