@@ -60,15 +60,12 @@ fn three_step_taskrun() {
         "-results",
         "digest",
     ]);
-    let step1 = spawn(pod.step(
+    let step1 = spawn_sh(
+        &pod,
         1,
         &flags1,
-        &[
-            "sh",
-            "-c",
-            &format!("echo testing; printf https://report > {report}; exit 1"),
-        ],
-    ));
+        &format!("echo testing; printf https://report > {report}; exit 1"),
+    );
 
     let wait2 = pod.t("run/1/out");
     let mut flags2 = vec!["-wait_file", wait2.as_str()];
@@ -125,6 +122,24 @@ fn three_step_taskrun() {
 }
 
 /// A failing first step makes the others skip, in cascade.
+/// Step `i` running `sh -c <script>` with `flags`, spawned.
+fn spawn_sh(pod: &Pod, i: usize, flags: &[&str], script: &str) -> std::process::Child {
+    spawn(pod.step(i, flags, &["sh", "-c", script]))
+}
+
+/// The termination entries of a step skipped after a failed predecessor.
+fn skipped() -> Vec<Entry> {
+    vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
+}
+
+/// `-stdout_path` under the workspace.
+fn workspace_log(pod: &Pod) -> String {
+    pod.root()
+        .join("workspace/out.log")
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[test]
 fn failure_cascades_as_skips() {
     let pod = Pod::new();
@@ -142,10 +157,7 @@ fn failure_cascades_as_skips() {
         ("out.err", "out.err", "out.err")
     );
     for i in 1..3 {
-        assert_eq!(
-            pod.termination(i),
-            vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
-        );
+        assert_eq!(pod.termination(i), skipped());
     }
 }
 
@@ -177,17 +189,14 @@ fn zombie_children(pid: u32) -> (usize, usize) {
 fn orphans_are_reaped() {
     let pod = Pod::new();
     let done = pod.t("spawned");
-    let child = spawn(pod.step(
+    let child = spawn_sh(
+        &pod,
         0,
         &[],
-        &[
-            "sh",
-            "-c",
-            &format!(
-                "i=0; while [ $i -lt 100 ]; do (sleep 1 &); i=$((i+1)); done; touch {done}; sleep 4"
-            ),
-        ],
-    ));
+        &format!(
+            "i=0; while [ $i -lt 100 ]; do (sleep 1 &); i=$((i+1)); done; touch {done}; sleep 4"
+        ),
+    );
     let pid = child.id();
     assert!(eventually(LONG, || pod.exists("spawned")));
     let mut saw_orphans = false;
@@ -245,15 +254,12 @@ fn dead_predecessor(kill_while_running: bool) {
         ]
     };
     let flags0: Vec<&str> = flags0.iter().map(String::as_str).collect();
-    let step0 = spawn(pod.step(
+    let step0 = spawn_sh(
+        &pod,
         0,
         &flags0,
-        &[
-            "sh",
-            "-c",
-            &format!("echo $$ > {started}.pid; touch {started}; exec sleep 30"),
-        ],
-    ));
+        &format!("echo $$ > {started}.pid; touch {started}; exec sleep 30"),
+    );
     let w = pod.t("run/0/out");
     let step1 = spawn(pod.step(1, &["-wait_file", &w], &["true"]));
     if kill_while_running {
@@ -282,10 +288,7 @@ fn dead_predecessor(kill_while_running: bool) {
     );
     assert_eq!(pod.post(0), "none");
     assert_eq!(pod.post(1), "out.err");
-    assert_eq!(
-        pod.termination(1),
-        vec![e("StartedAt", "", 3), e("Reason", "Skipped", 3)]
-    );
+    assert_eq!(pod.termination(1), skipped());
     eprintln!("dead predecessor detected after {took:?}");
 }
 
@@ -303,11 +306,7 @@ fn dead_predecessor_while_running() {
 #[test]
 fn timeout_with_background_child_and_tee() {
     let pod = Pod::new();
-    let log = pod
-        .root()
-        .join("workspace/out.log")
-        .to_string_lossy()
-        .into_owned();
+    let log = workspace_log(&pod);
     let start = Instant::now();
     let o = run(pod.step(
         0,
@@ -328,11 +327,7 @@ fn timeout_with_background_child_and_tee() {
 #[test]
 fn background_child_holding_tee_does_not_hang_success() {
     let pod = Pod::new();
-    let log = pod
-        .root()
-        .join("workspace/out.log")
-        .to_string_lossy()
-        .into_owned();
+    let log = workspace_log(&pod);
     let start = Instant::now();
     let o = run(pod.step(
         0,
@@ -349,15 +344,12 @@ fn background_child_holding_tee_does_not_hang_success() {
 fn cancel_kills_group_ignoring_sigterm() {
     let pod = Pod::new();
     let started = pod.t("started");
-    let child = spawn(pod.step(
+    let child = spawn_sh(
+        &pod,
         0,
         &[],
-        &[
-            "sh",
-            "-c",
-            &format!("trap '' TERM; touch {started}; while :; do sleep 0.05; done"),
-        ],
-    ));
+        &format!("trap '' TERM; touch {started}; while :; do sleep 0.05; done"),
+    );
     assert!(eventually(LONG, || pod.exists("started")));
     pod.write_atomic("downward/cancel", "CANCEL");
     let o = finish(child, LONG);
