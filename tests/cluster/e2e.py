@@ -737,6 +737,12 @@ DOCUMENTED = {
                   "the step runs as uid 65532 with an unwritable HOME: upstream's entrypoint fails to copy the "
                   "docker credentials there and the push is unauthorized; stepkit's points DOCKER_CONFIG at "
                   "/tekton/creds/.docker and the push succeeds"),
+    "sidecar": (("sidecars[server].",),
+                "a race in Tekton's sidecar stop, with either image set: the controller swaps the "
+                "sidecar's image for nop and the kubelet restarts it with the sidecar's command, which "
+                "neither nop image has (/bin/sh), so the status records either the stopped original "
+                "(Completed, exit 0) or the new container's failed start (StartError, exit 128), "
+                "whichever the controller sees first (upstream's showed StartError in 2 of the 4 runs of 2026-12-07)"),
     "many-results": (("pod.containerStatuses[step-write].message",),
                      "the compressed termination message is stepkit's own deflate stream, not Go "
                      "compress/flate's bytes (docs/bench.md); the controller decodes both to the "
