@@ -9,7 +9,7 @@ process, and writes docs/conformance.md from the verdicts of both helper-image s
   conformance.py report OUT DOC [PHASES]         writes DOC from OUT/{stepkit,upstream}.json;
                                                  last line `conformance: stepkit N/M, upstream K/M`
 
-SUITE_DIR holds e2e.test and examples.test and the module copy pipeline/ (whose test/ is the
+SUITE_DIR holds e2e.test, conformance.test and examples.test and the module copy pipeline/ (whose test/ is the
 tests' working directory: TestMain scans it for @test:execution annotations, and the examples
 test reads ../examples). Which tests are not applicable here, and which form the CI subset, is
 tests.tsv next to this file. Every test the binaries list is run unless tests.tsv says N/A.
@@ -42,7 +42,20 @@ def read_tsv(path):
 
 def listed_tests(binary, cwd):
     out = subprocess.run([str(binary), "-test.list", ".*"], cwd=cwd, capture_output=True, text=True, check=True)
-    return [t for t in out.stdout.split() if t.startswith("Test")]
+    # TestMain runs the list twice (serial tests, then parallel ones): once each
+    return list(dict.fromkeys(t for t in out.stdout.split() if t.startswith("Test")))
+
+
+def tagged_tests(test_dir, tag):
+    """Test functions of the files built under build tag TAG (the binary also lists the untagged
+    unit tests of the harness's own helpers, which are not end-to-end tests)."""
+    names = set()
+    for src in test_dir.glob("*_test.go"):
+        text = src.read_text()
+        first = text.split("\n", 1)[0]
+        if first.startswith("//go:build") and tag in re.findall(r"\w+", first):
+            names.update(re.findall(r"^func (Test\w+)\(t \*testing\.T\)", text, re.M))
+    return names
 
 
 def serial_tests(test_dir):
@@ -74,24 +87,24 @@ def plan(suite):
 
     serial = serial_tests(test_dir)
     items = []
-    for name in listed_tests(suite / "e2e.test", test_dir):
-        verdict, reason = rule_for(name)
-        items.append((name, "e2e.test", f"^{name}$", name in serial, reason if verdict == "na" else "", verdict == "ci"))
+    for tag in ("e2e", "conformance"):  # test/conformance_test.go: tag conformance
+        tagged = tagged_tests(test_dir, tag)
+        for name in [t for t in listed_tests(suite / f"{tag}.test", test_dir) if t in tagged]:
+            verdict, reason = rule_for(name)
+            items.append((name, f"{tag}.test", f"^{name}$", name in serial, reason if verdict == "na" else "", verdict == "ci"))
     examples = sorted((suite / "pipeline" / "examples" / "v1").glob("*/**/*.yaml"))
     for path in examples:
         rel = path.relative_to(suite / "pipeline" / "examples")
         parts = rel.parts
         if parts[1] not in ("taskruns", "pipelineruns") or "no-ci" in parts:
             continue
-        if len(parts) > 3 and parts[2] in ("alpha", "beta"):
-            stable = False  # run by upstream only with enable-api-fields alpha/beta
-        else:
-            stable = True
+        # examples_test.go's own filter for the default enable-api-fields (beta): not alpha/
+        gated = len(parts) > 3 and parts[2] == "alpha"
         sub = str(rel.with_suffix(""))
         test_id = f"TestExamples/{sub}"
         verdict, reason = rule_for(test_id)
-        if not stable and verdict != "na":
-            verdict, reason = "na", "alpha/beta example: upstream runs it only with enable-api-fields alpha/beta (not this stable run)"
+        if gated and verdict != "na":
+            verdict, reason = "na", "alpha example: examples_test.go runs it only with enable-api-fields alpha (default: beta)"
         regex = "/".join(f"^{re.escape(p)}$" for p in ["TestExamples", *rel.with_suffix("").parts])
         items.append((test_id, "examples.test", regex, False, reason if verdict == "na" else "", verdict == "ci"))
     return items

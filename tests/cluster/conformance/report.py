@@ -90,7 +90,7 @@ def main(argv):
         "sidecarlogresults image with both sets (stepkit has no such binary).",
         "",
         "Feature flags are Tekton's defaults (`enable-api-fields: beta`); tests that need alpha skip",
-        "themselves (SKIP) and alpha/beta-directory examples are not run, as in upstream's stable job.",
+        "themselves (SKIP) and `alpha/` examples are not run (examples_test.go's own filter).",
         "",
         f"**{summary}**",
         "",
