@@ -14,7 +14,9 @@
 # cluster's daemons must not inherit the lock, or a --keep cluster holds it until --down).
 # Environment as tests/cluster/run.sh; STEPKIT_CONFORMANCE_RUN (/var/tmp/stepkit-conformance).
 set -euo pipefail
-
+# One compound command, read whole before it runs: editing this file mid-run cannot shift what
+# bash executes next (bash otherwise reads a script as it goes).
+{
 REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 HERE=$REPO/tests/cluster
 CONF=$HERE/conformance
@@ -227,3 +229,5 @@ if $ci; then
 fi
 cp "$RUN/phases.tsv" "$RUN/results/phases-$(date +%s).tsv"
 "$PY" "$CONF/conformance.py" report "$RUN/results" "$REPO/docs/conformance.md" "$SUITE"
+exit
+}
