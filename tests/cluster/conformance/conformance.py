@@ -144,9 +144,12 @@ def run_one(suite, item, logdir, env):
     detail = ""
     if verdict in ("FAIL", "SKIP", "TIMEOUT"):
         # the first message the test logged about it: a *_test.go:LINE: line after its === RUN
-        msgs = re.findall(r"^\s+(\w+(?:_test)?\.go:\d+: .*)$", text, re.M)
-        skips = [m for m in msgs if "kip" in m]
-        detail = (skips if verdict == "SKIP" and skips else msgs or [""])[-1 if verdict == "SKIP" else 0][:300]
+        msgs = [m for m in re.findall(r"^\s+(\w+(?:_test)?\.go:\d+: .*)$", text, re.M)
+                if not re.search(r"^(panic|build_logs|stream|path_filtering)\.go|: (Create|Deleting) namespace|"
+                                 r": Verify SA|: Adding test|: Setting up test resources|: Creating|: Waiting", m)]
+        if verdict == "SKIP":
+            msgs = [m for m in msgs if re.search(r"[Ss]kip|feature flag|Couldn't|not created", m)] or msgs
+        detail = (msgs or [""])[0][:300]
         if verdict == "TIMEOUT" and not detail:
             detail = f"killed after {TIMEOUT} s"
     return {"test": test_id, "verdict": verdict, "seconds": round(secs, 1), "detail": detail, "log": str(log)}
