@@ -9,6 +9,8 @@
 #                          the tests wait for each new namespace's default ServiceAccount, and
 #                          PVC workspaces need the affinity assistant's StatefulSet and a
 #                          provisioner (module mod-kcm: mod-k8s's requirements + this command)
+#   bin/webhook            Tekton's admission/conversion webhook, run as a host process
+#                          (module mod-webhook: mod-tekton's requirements + this command)
 #   bin/sidecarlogresults  upstream's results-from=sidecar-logs sidecar (stepkit has none: both
 #                          image sets use this one)
 #   e2e.test, conformance.test, examples.test
@@ -53,6 +55,18 @@ if [ ! -x "$OUT/bin/kube-controller-manager" ]; then
   ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$k8s_minor -X k8s.io/component-base/version.gitTreeState=clean"
   (cd "$m" && $GO build -trimpath -ldflags="$ld" -o "$OUT/bin/" k8s.io/kubernetes/cmd/kube-controller-manager)
   stamp "kube-controller-manager built in $(( $(date +%s) - t )) s"
+fi
+
+if [ ! -x "$OUT/bin/webhook" ]; then
+  m=$OUT/mod-webhook; mkdir -p "$m"
+  if [ ! -f "$m/go.sum" ]; then
+    sed 's#^module .*#module stepkit.local/cluster/webhook#' "$CACHE/mod-tekton/go.mod" > "$m/go.mod"
+    cp "$CACHE/mod-tekton/go.sum" "$m/go.sum"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/webhook"\n' "$mod" > "$m/tools.go"
+    (cd "$m" && $GO mod tidy)
+  fi
+  (cd "$m" && $GO build -trimpath -ldflags="-s -w" -o "$OUT/bin/" "$mod/cmd/webhook")
+  stamp "webhook built"
 fi
 
 if [ ! -d "$OUT/pipeline/test" ]; then

@@ -10,6 +10,7 @@
 #   tests/cluster/conformance/run.sh --ci            the CI subset (tests.tsv), stepkit only;
 #                                                    fails unless every one of them passes
 #   --only REGEX  only the tests whose id matches; --keep  leave the cluster up; --down  tear down
+#   CONFORMANCE_WEBHOOK=0  without Tekton's webhook (no defaulting, validation, conversion)
 # Needs root. When others share the machine, hold the cluster lock with `flock -o` (-o: the
 # cluster's daemons must not inherit the lock, or a --keep cluster holds it until --down).
 # Environment as tests/cluster/run.sh; STEPKIT_CONFORMANCE_RUN (/var/tmp/stepkit-conformance).
@@ -67,7 +68,7 @@ conformance_down() {
       grep '^/tmp/hostpath_pv/' | xargs -r rm -rf || true
   fi
   local d
-  for d in kube-controller-manager conf-registry conf-registry-tls; do stop $d 2> /dev/null || true; done
+  for d in tekton-webhook kube-controller-manager conf-registry conf-registry-tls; do stop $d 2> /dev/null || true; done
   cluster_down
 }
 conformance_down > /dev/null 2>&1 || true
@@ -167,6 +168,37 @@ Y
   done < "$CONF/images.tsv"
   wait_for "default ServiceAccount from kube-controller-manager" 60 "${KC[@]}" get sa default -n tekton-pipelines
   stamp "stand-in registry on 127.0.0.1:5000 (http) and :443 (https), $n stand-in images"
+  [ "${CONFORMANCE_WEBHOOK:-1}" = 0 ] || conformance_webhook
+}
+
+# conformance_webhook: Tekton's webhook (defaulting, validation, v1beta1<->v1 conversion) as a
+# host process in the namespace, on ports of its own (the controller has 8080, 9090, 8008). The
+# apiserver calls the Service tekton-pipelines-webhook's ClusterIP; with no kube-proxy, a DNAT rule
+# in the namespace sends that to the process. The webhook writes its certificate into
+# webhook-certs and the caBundles into the configurations and CRDs it finds.
+conformance_webhook() {
+  local config=$GOMODCACHE/github.com/tektoncd/pipeline@$TEKTON_VERSION/config ip crd patch
+  "$PY" "$CONF/webhook.py" manifests "$config" | "${KC[@]}" apply -f - > /dev/null
+  ip=$("${KC[@]}" get service tekton-pipelines-webhook -n tekton-pipelines -o jsonpath='{.spec.clusterIP}')
+  "${NS[@]}" iptables -t nat -A OUTPUT -d "$ip" -p tcp --dport 443 -j DNAT --to-destination $NODE_IP:8443
+  (
+    export SYSTEM_NAMESPACE=tekton-pipelines KUBERNETES_MIN_VERSION=v1.28.0 \
+      CONFIG_LOGGING_NAME=config-logging CONFIG_OBSERVABILITY_NAME=config-observability-webhook \
+      CONFIG_LEADERELECTION_NAME=config-leader-election-webhook CONFIG_FEATURE_FLAGS_NAME=feature-flags \
+      PROBES_PORT=8081 WEBHOOK_PORT=8443 PROFILING_PORT=8009 \
+      WEBHOOK_ADMISSION_CONTROLLER_NAME=webhook.pipeline.tekton.dev \
+      WEBHOOK_SERVICE_NAME=tekton-pipelines-webhook WEBHOOK_SECRET_NAME=webhook-certs \
+      METRICS_DOMAIN=tekton.dev/pipeline
+    exec "${NS[@]}" "$SUITE/bin/webhook" -kubeconfig="$STATE/admin.kubeconfig" -disable-ha
+  ) > "$STATE/logs/tekton-webhook.log" 2>&1 &
+  echo $! > "$STATE/pids/tekton-webhook"
+  while IFS=$'\t' read -r crd patch; do
+    "${KC[@]}" patch crd "$crd" --type merge -p "$patch" > /dev/null
+  done < <("$PY" "$CONF/webhook.py" conversions "$config")
+  wait_for "Tekton webhook" 60 "${NS[@]}" curl -sk -o /dev/null https://$NODE_IP:8443/
+  wait_for "Tekton webhook's caBundles" 60 sh -c "${KC[*]} get mutatingwebhookconfiguration webhook.pipeline.tekton.dev -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | grep -q . &&
+    ${KC[*]} get crd taskruns.tekton.dev -o jsonpath='{.spec.conversion.webhook.clientConfig.caBundle}' | grep -q ."
+  stamp "Tekton webhook ready (Service $ip:443 -> $NODE_IP:8443)"
 }
 
 # conformance_controller ENTRYPOINT WORKINGDIRINIT NOP: the controller (release-stamped build,
