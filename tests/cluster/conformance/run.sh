@@ -203,6 +203,7 @@ conformance_webhook() {
 
 # conformance_controller ENTRYPOINT WORKINGDIRINIT NOP: the controller (release-stamped build,
 # build.sh) in a private mount namespace whose /etc/hosts sends the registries to 127.0.0.1.
+# Its probes on 8082: the webhook, in the same network namespace, listens on 8080 as well.
 conformance_controller() {
   stop tekton-controller
   local reg=$STATE/conf-registry
@@ -211,7 +212,7 @@ conformance_controller() {
       CONFIG_DEFAULTS_NAME=config-defaults CONFIG_LOGGING_NAME=config-logging \
       CONFIG_OBSERVABILITY_NAME=config-observability CONFIG_FEATURE_FLAGS_NAME=feature-flags \
       CONFIG_LEADERELECTION_NAME=config-leader-election-controller CONFIG_SPIRE=config-spire \
-      METRICS_DOMAIN=tekton.dev/pipeline SSL_CERT_FILE=$reg/ca-bundle.crt
+      METRICS_DOMAIN=tekton.dev/pipeline SSL_CERT_FILE=$reg/ca-bundle.crt PROBES_PORT=8082
     exec "${NS[@]}" unshare -m --propagation private sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$reg/hosts" \
       "$SUITE/bin/controller" -kubeconfig="$STATE/admin.kubeconfig" -disable-ha \
       -entrypoint-image "$1" -workingdirinit-image "$2" -nop-image "$3" \
@@ -219,7 +220,7 @@ conformance_controller() {
       -shell-image localhost/busybox-nonroot:1.35 -shell-image-win localhost/unused-windows-shell:none
   ) >> "$STATE/logs/tekton-controller.log" 2>&1 &
   echo $! > "$STATE/pids/tekton-controller"
-  wait_for "Tekton controller" 60 "${NS[@]}" curl -sf http://127.0.0.1:8080/readiness
+  wait_for "Tekton controller" 60 "${NS[@]}" curl -sf http://127.0.0.1:8082/readiness
   stamp "Tekton controller ready (entrypoint image $1)"
 }
 
