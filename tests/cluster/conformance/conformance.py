@@ -28,7 +28,7 @@ import sys
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-TIMEOUT = 420  # s per test process: TestDAGPipelineRun takes ~100 s on 2 busy cores
+TIMEOUT = 300  # s per test process: TestDAGPipelineRun takes ~100 s on 2 busy cores
 
 
 def read_tsv(path):
