@@ -148,7 +148,8 @@ Y
   wait_for "stand-in registry (TLS)" 10 "${NS[@]}" curl -sf --cacert "$reg/tls.crt" --resolve mirror.gcr.io:443:127.0.0.1 https://mirror.gcr.io/v2/
 
   # images.tsv, row N -> row-N.oci.tar: a tag reference is pushed to the registry under its
-  # path (registry host dropped, :latest when untagged); a digest reference is a local name in
+  # path (registry host dropped, library/ for a Docker Hub short name, :latest when untagged); a
+  # digest reference is a local name in
   # containerd (name@digest; a tag next to the digest dropped, as Docker's parser does).
   local n=0 ref standin ep cmd ctr=(ctr -a "$SOCK" -n k8s.io)
   "${ctr[@]}" images import "$SUITE/images/sidecarlogresults.oci.tar" > /dev/null
@@ -161,7 +162,11 @@ Y
       [[ ${name##*/} == *:* ]] && name=${name%:*}
       "${ctr[@]}" images tag --force "localhost/conformance/row-$n:1" "$name@$digest" > /dev/null
     else
-      local path=${ref#*/}
+      local path=$ref
+      case ${ref%%/*} in
+        *.* | *:*) path=${ref#*/} ;;  # registry host: dropped
+        *) [[ $ref == */* ]] || path=library/$ref ;;  # Docker Hub short name: library/NAME
+      esac
       [[ ${path##*/} == *:* ]] || path=$path:latest
       "${NS[@]}" "${ctr[@]}" images push --plain-http "127.0.0.1:5000/$path" "localhost/conformance/row-$n:1" > /dev/null
     fi
