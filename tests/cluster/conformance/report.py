@@ -58,9 +58,12 @@ def main(argv):
             regressions.append(test_id)
         note = notes.get(test_id, "")
         if not note:
-            details = [f"{name}: {r['detail']}" for name, r in (("stepkit", s), ("upstream", u))
-                       if r and r["verdict"] != "PASS" and r.get("detail")]
-            note = "; ".join(details)
+            details = {name: r["detail"] for name, r in (("stepkit", s), ("upstream", u))
+                       if r and r["verdict"] != "PASS" and r.get("detail")}
+            if len(details) == 2 and details["stepkit"] == details["upstream"]:
+                note = "both: " + details["stepkit"]
+            else:
+                note = "; ".join(f"{name}: {d}" for name, d in details.items())
         if ci:
             note = ("CI subset. " + note).strip()
         rows.append((test_id, cell(u), cell(s), note.replace("|", "\\|")))
@@ -101,7 +104,7 @@ def main(argv):
     ]
     for name, data in (("upstream", udata), ("stepkit", sdata)):
         if data:
-            out.append(f"- {name} run: {len(data['results'])} tests in {data['wall_seconds'] / 60:.1f} min wall")
+            out.append(f"- {name} images: {len(data['results'])} tests run in {data['wall_seconds'] / 60:.1f} min wall")
     out += ["", "| test | upstream images | stepkit images | note |", "|---|---|---|---|"]
     out += [f"| {t} | {u} | {s} | {n} |" for t, u, s, n in rows]
     doc.write_text("\n".join(out) + "\n")
