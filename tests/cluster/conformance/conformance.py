@@ -185,11 +185,13 @@ def run(image_set, suite, outdir, ci=False, only=None, jobs=6):
         for fut in concurrent.futures.as_completed([pool.submit(run_one, suite, i, logdir, env) for i in rest]):
             note(fut.result())
     path = outdir / f"{image_set}.json"
-    old = {}
-    if only and path.exists():  # a partial rerun updates the verdicts it has
-        old = {r["test"]: r for r in json.loads(path.read_text())["results"]}
+    old, wall = {}, round(time.monotonic() - t0, 1)
+    if only and path.exists():  # a partial rerun updates the verdicts it has, keeps the full run's wall time
+        prev = json.loads(path.read_text())
+        old = {r["test"]: r for r in prev["results"]}
+        wall = prev["wall_seconds"]
     old.update({r["test"]: r for r in results})
-    path.write_text(json.dumps({"set": image_set, "ci": ci, "wall_seconds": round(time.monotonic() - t0, 1),
+    path.write_text(json.dumps({"set": image_set, "ci": ci, "wall_seconds": wall,
                                 "results": sorted(old.values(), key=lambda r: r["test"])}, indent=1) + "\n")
     counts = {}
     for r in results:

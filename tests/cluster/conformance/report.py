@@ -33,6 +33,7 @@ def cell(r):
 
 def main(argv):
     results, doc, suite = pathlib.Path(argv[0]), pathlib.Path(argv[1]), argv[2]
+    jobs = argv[3] if len(argv) > 3 else "6"
     stepkit, sdata = load(results, "stepkit")
     upstream, udata = load(results, "upstream")
     notes = {}
@@ -104,7 +105,9 @@ def main(argv):
     ]
     for name, data in (("upstream", udata), ("stepkit", sdata)):
         if data:
-            out.append(f"- {name} images: {len(data['results'])} tests run in {data['wall_seconds'] / 60:.1f} min wall")
+            ran = sum(1 for i in plan if not i[4] and i[0] in {r["test"] for r in data["results"]})
+            out.append(f"- {name} images: {ran} tests run in {data['wall_seconds'] / 60:.1f} min wall"
+                       f" ({jobs} at a time, serial ones alone)")
     out += ["", "| test | upstream images | stepkit images | note |", "|---|---|---|---|"]
     out += [f"| {t} | {u} | {s} | {n} |" for t, u, s, n in rows]
     doc.write_text("\n".join(out) + "\n")
