@@ -184,7 +184,7 @@ def run(image_set, suite, outdir, ci=False, only=None, jobs=6):
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         for fut in concurrent.futures.as_completed([pool.submit(run_one, suite, i, logdir, env) for i in rest]):
             note(fut.result())
-    path = outdir / f"{image_set}.json"
+    path = outdir / f"{image_set}{'-ci' if ci else ''}.json"  # a CI-subset run never replaces the full verdicts
     old, wall = {}, round(time.monotonic() - t0, 1)
     if only and path.exists():  # a partial rerun updates the verdicts it has, keeps the full run's wall time
         prev = json.loads(path.read_text())
