@@ -9,7 +9,7 @@ BINS    := entrypoint git-init workingdir-init creds-init nop imagedigestexporte
 # are static non-PIE too.
 STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
 
-.PHONY: all build test lint fmt demo images e2e cluster-e2e bench clean fuzz fuzz-smoke fuzz-tool
+.PHONY: all build test lint fmt demo images e2e cluster-e2e conformance bench clean fuzz fuzz-smoke fuzz-tool
 
 all: build
 
@@ -49,6 +49,11 @@ e2e: images
 ## Go builds cached in ~/.cache/stepkit-cluster; see docs/cluster-e2e.md)
 cluster-e2e: build
 	./tests/cluster/run.sh
+
+## conformance: Tekton v1.15.0's own e2e suite (test/, examples/v1) on that cluster, stepkit's
+## images vs upstream's; writes docs/conformance.md (root; CONFORMANCE_ARGS=--ci: the CI subset)
+conformance: build
+	./tests/cluster/conformance/run.sh $(CONFORMANCE_ARGS)
 
 ## bench: stepkit side by side with upstream Tekton (BENCH_ARGS=--quick for a short run)
 bench: build

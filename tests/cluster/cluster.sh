@@ -102,6 +102,8 @@ state = "$STATE/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
 C
+  # Hook (make conformance): more containerd configuration, e.g. registry mirrors, appended as is.
+  [ -z "${CONTAINERD_CONFIG_EXTRA:-}" ] || printf '%s\n' "$CONTAINERD_CONFIG_EXTRA" >> "$STATE/containerd/config.toml"
   cat > "$STATE/cni/net.d/10-e2e.conflist" << C
 {"cniVersion": "0.4.0", "name": "e2e", "plugins": [
   {"type": "bridge", "bridge": "cni-e2e0", "isGateway": true, "ipMasq": false,
