@@ -93,7 +93,7 @@ def main(argv):
         "tests and the CI subset (run by `.ci/run` with stepkit's images) are",
         "`tests/cluster/conformance/tests.tsv`; the analysis of tests that fail for both image sets is",
         "`tests/cluster/conformance/notes.tsv`. `results-from=sidecar-logs` uses upstream's",
-        "sidecarlogresults image with both sets (stepkit has no such binary).",
+        "sidecarlogresults image with both sets (stepkit's own, new in this tree, is not yet wired into this harness).",
         "",
         "Feature flags are Tekton's defaults (`enable-api-fields: beta`); tests that need alpha skip",
         "themselves (SKIP) and `alpha/` examples are not run (examples_test.go's own filter).",
