@@ -180,7 +180,6 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         .remote()
         .download(&refspecs, Some(&mut fetch_options(depth)));
     drop(conn);
-    release_free_heap();
     match first {
         Ok(()) => {}
         Err(e)
@@ -221,6 +220,7 @@ pub fn fetch(s: &Session<'_>, req: &FetchRequest<'_>) -> Result<Vec<Fetched>, Gi
         }
         Err(e) => return Err(fail(e)),
     }
+    release_free_heap();
     for w in &object_wants {
         if req.repo.find_object(w.oid, None).is_err() {
             return Err(GitError::fatal(
